@@ -1,0 +1,186 @@
+"""Camera rendering throughput of the MuJoCo SO-101 env, per render preset, against the naive baseline.
+
+Measures env steps/s of ``so101_sim/<task>`` with cameras (default: 3 cameras at 256x256) for each preset, in
+one run, and prints medians over repeats and the speed-up against preset ``full`` (Menagerie's full meshes and
+MuJoCo's default render options). Mode ``env`` is ``env.step`` as users call it (the env renders camera by
+camera); mode ``render_all`` steps a state-only env and renders all cameras with
+``CameraRenderer.render_all`` (one scene update and one read-back for all cameras).
+
+Run (CPU, software GL)::
+
+    MENAGERIE_ROOT=../shared/menagerie python benchmarks/bench_render.py            # ~1-2 min
+    python benchmarks/bench_render.py --quick                                       # ~20 s
+
+Run on a GPU machine (NVIDIA, headless EGL)::
+
+    MUJOCO_GL=egl python benchmarks/bench_render.py --presets fast,pretty,full
+
+The GL renderer string is printed: a "llvmpipe"/"softpipe" renderer means software rendering even on a GPU
+host (missing NVIDIA EGL vendor library; set ``MUJOCO_EGL_DEVICE_ID`` to choose a GPU).
+``--save-images DIR`` writes one PNG per camera and preset (the pictures in docs/images/).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import so101_sim  # noqa: E402,F401  (selects the GL backend before mujoco is imported)
+
+
+def _hold_action(env, q0, step: int):
+    """A slow joint-space wave around the reset pose ``q0`` (the arm moves, so every frame differs)."""
+    import numpy as np
+
+    base = q0
+    wave = np.array([8.0, 6.0, 6.0, 8.0, 10.0, 10.0]) * np.sin(0.05 * step + np.arange(6))
+    return np.clip(base + wave, env.action_space.low, env.action_space.high).astype(np.float32)
+
+
+def _make_env(task: str, preset: str, cameras: tuple[str, ...], size: int, mode: str):
+    import gymnasium as gym
+
+    env_cameras = cameras if mode == "env" else ()
+    env = gym.make(f"so101_sim/{task}", cameras=env_cameras, image_size=size, render_preset=preset)
+    obs, _ = env.reset(seed=0)
+    q0 = obs["agent_pos"].copy()
+    renderer = None
+    if mode == "render_all":
+        from so101_sim.mujoco.rendering import CameraRenderer
+
+        renderer = CameraRenderer(env.unwrapped.model, {c: (size, size) for c in cameras})
+    return env, renderer, q0
+
+
+def _run_steps(env, renderer, q0, min_steps: int, min_seconds: float, start_step: int) -> tuple[int, float]:
+    """Steps until both ``min_steps`` and ``min_seconds`` are reached; resets are not timed."""
+    steps, elapsed, i = 0, 0.0, start_step
+    while steps < min_steps or elapsed < min_seconds:
+        t0 = time.perf_counter()
+        obs, _, terminated, truncated, _ = env.step(_hold_action(env, q0, i))
+        if renderer is not None:
+            renderer.render_all(env.unwrapped.data)
+        elapsed += time.perf_counter() - t0
+        steps += 1
+        i += 1
+        if terminated or truncated:
+            env.reset()
+    return steps, elapsed
+
+
+def bench_preset(task, preset, mode, cameras, size, repeats, min_steps, min_seconds) -> dict:
+    t0 = time.perf_counter()
+    env, renderer, q0 = _make_env(task, preset, cameras, size, mode)
+    build_s = time.perf_counter() - t0
+    _run_steps(env, renderer, q0, 2, 0.0, 0)  # warm-up: GL context, first uploads
+    rates = []
+    for r in range(repeats):
+        n, s = _run_steps(env, renderer, q0, min_steps, min_seconds, 1000 * (r + 1))
+        rates.append(n / s)
+    import mujoco
+
+    model = env.unwrapped.model
+    faces = int(sum(model.mesh_facenum[model.geom_dataid[g]] for g in range(model.ngeom)
+                    if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and model.geom_group[g] < 3))
+    if renderer is not None:
+        renderer.close()
+    env.close()
+    return {
+        "preset": preset, "mode": mode, "steps_per_s": statistics.median(rates), "rates": rates,
+        "frames_per_s": statistics.median(rates) * len(cameras), "build_s": build_s, "visual_faces": faces,
+    }
+
+
+def save_images(directory: Path, task: str, presets, cameras, size) -> list[Path]:
+    """One PNG per camera and preset, of the same scene state (seed 0, a few steps in)."""
+    import gymnasium as gym
+    from PIL import Image
+
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for preset in presets:
+        env = gym.make(f"so101_sim/{task}", cameras=cameras, image_size=size, render_preset=preset)
+        obs, _ = env.reset(seed=0)
+        q0 = obs["agent_pos"].copy()
+        for i in range(10):
+            obs, *_ = env.step(_hold_action(env, q0, i))
+        for cam, img in obs["pixels"].items():
+            path = directory / f"{preset}_{cam}.png"
+            tmp = path.with_suffix(".tmp.png")
+            Image.fromarray(img).quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(tmp, optimize=True)
+            os.replace(tmp, path)
+            written.append(path)
+        env.close()
+    return written
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--task", default="Lift-v0")
+    p.add_argument("--presets", default="fast,pretty,full", help="comma list; 'full' is the baseline")
+    p.add_argument("--modes", default="env,render_all", help="env and/or render_all (see module doc)")
+    p.add_argument("--cameras", default="camera1,camera2,camera3")
+    p.add_argument("--size", type=int, default=256, help="image height = width")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--min-steps", type=int, default=5, help="env steps per repeat, at least")
+    p.add_argument("--min-seconds", type=float, default=2.0, help="seconds per repeat, at least")
+    p.add_argument("--quick", action="store_true", help="3 repeats of >= 0.5 s (for CI and a first look)")
+    p.add_argument("--json", type=Path, help="also write the results as JSON here")
+    p.add_argument("--save-images", type=Path, help="write <preset>_<camera>.png of every preset here")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.repeats, args.min_steps, args.min_seconds = 3, 2, 0.5
+    presets = [s for s in args.presets.split(",") if s]
+    modes = [s for s in args.modes.split(",") if s]
+    cameras = tuple(c for c in args.cameras.split(",") if c)
+    for mode in modes:
+        if mode not in ("env", "render_all"):
+            p.error(f"unknown mode {mode!r}")
+
+    results = []
+    for preset in presets:
+        for mode in modes:
+            if mode == "render_all" and preset == "full" and "env" in modes:
+                continue  # the baseline is the plain env
+            res = bench_preset(args.task, preset, mode, cameras, args.size, args.repeats, args.min_steps,
+                               args.min_seconds)
+            results.append(res)
+            print(f"  {preset:7s} {mode:10s} {res['steps_per_s']:9.2f} env-steps/s", flush=True)
+
+    from so101_sim.mujoco.rendering import gl_info
+
+    info = gl_info()
+    base = next((r["steps_per_s"] for r in results if r["preset"] == "full" and r["mode"] == "env"), None)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print()
+    print(f"GL: backend={info['backend']} renderer={info['renderer']!r} software={info['software']}")
+    print(f"task={args.task} cameras={len(cameras)}x{args.size}x{args.size} repeats={args.repeats} "
+          f"cpus={os.cpu_count()} load1={load:.1f}")
+    header = f"{'preset':8s} {'mode':11s} {'faces':>7s} {'env-steps/s':>12s} {'frames/s':>9s} {'ms/step':>8s} {'vs full':>8s}"
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        ratio = f"{r['steps_per_s'] / base:7.1f}x" if base else "      -"
+        print(f"{r['preset']:8s} {r['mode']:11s} {r['visual_faces']:7d} {r['steps_per_s']:12.2f} "
+              f"{r['frames_per_s']:9.1f} {1000 / r['steps_per_s']:8.2f} {ratio:>8s}")
+    print("(medians over repeats; faces = mesh faces drawn per camera image; 'vs full' = env-steps/s ratio)")
+    if args.json:
+        payload = {"gl": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results}
+        tmp = args.json.with_suffix(".tmp")
+        tmp.write_text(json.dumps(payload, indent=2))
+        os.replace(tmp, args.json)
+    if args.save_images:
+        for path in save_images(args.save_images, args.task, presets, cameras, args.size):
+            print("wrote", path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+import sys
+
+from so101_sim.convert.cli import main
+
+sys.exit(main())

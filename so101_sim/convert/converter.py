@@ -1,0 +1,364 @@
+"""Isaac Lab HDF5 demonstrations -> a LeRobot v3 dataset (lerobot 0.4.4's public writing API).
+
+Flow: check the target, open the file, inspect every selected demo from HDF5 metadata and its small numeric
+arrays (so a bad demo stops the run before any encoding), then stream demo by demo into
+``LeRobotDataset.create(..., streaming_encoding=True)`` in a partial directory beside the target, ``finalize()``,
+and move it into place. Memory is bounded by one demo's numeric data plus one block of frames.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from so101_sim.convert import atomic
+from so101_sim.convert.errors import ConversionError, DemoError
+from so101_sim.convert.mapping import Mapping
+from so101_sim.convert.source import (
+    Schema,
+    SourceFile,
+    image_block_frames,
+    inspect_demo,
+    load_numeric,
+    read_images,
+    tactile_grid_block,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ConvertOptions:
+    input: Path
+    output_dir: Path
+    repo_id: str
+    mapping: Mapping
+    task: str | None = None
+    fps: int | None = None
+    use_videos: bool = True  # False: store frames as PNG images in the parquet files (--images)
+    only_success: bool = False
+    skip_bad: bool = False
+    overwrite: bool = False
+    grid_shape: tuple[int, int] | None = None
+    vcodec: str = "libsvtav1"
+    encoder_threads: int | None = None  # threads per camera encoder; None lets the codec decide
+    encoder_queue: int = 32  # frames queued per camera encoder
+    image_writer_threads: int = 4  # PNG writers for --images
+    block_budget_mb: int = 64  # memory for one block of frames of all cameras
+    progress: bool = True
+
+    @property
+    def target(self) -> Path:
+        return Path(self.output_dir) / self.repo_id
+
+
+@dataclass
+class DemoOutcome:
+    demo: str
+    converted: bool
+    frames: int = 0
+    episode_index: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class ConversionReport:
+    input: Path
+    output: Path | None
+    outcomes: list[DemoOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+    fps: int = 0
+    task: str = ""
+
+    @property
+    def converted(self) -> list[DemoOutcome]:
+        return [o for o in self.outcomes if o.converted]
+
+    @property
+    def skipped(self) -> list[DemoOutcome]:
+        return [o for o in self.outcomes if not o.converted]
+
+    @property
+    def frames(self) -> int:
+        return sum(o.frames for o in self.converted)
+
+    def summary(self) -> str:
+        lines = [
+            f"Converted {len(self.converted)} demo(s), {self.frames} frames, skipped {len(self.skipped)} "
+            f"({self.seconds:.1f} s, {self.frames / max(self.seconds, 1e-9):.1f} frames/s)",
+        ]
+        if self.output:
+            lines.append(f"Output: {self.output}")
+        for o in self.converted:
+            lines.append(f"  converted {o.demo} -> episode {o.episode_index} ({o.frames} frames)")
+        for o in self.skipped:
+            lines.append(f"  skipped   {o.demo}: {o.reason}")
+        return "\n".join(lines)
+
+
+def resolve_task(opts: ConvertOptions, env_args: dict[str, Any]) -> str:
+    for value in (opts.task, opts.mapping.task, env_args.get("task"), env_args.get("task_description"),
+                  env_args.get("env_name")):
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    raise ConversionError(f"{opts.input}: no task text: the file's env_args has no env_name; pass --task")
+
+
+def resolve_fps(opts: ConvertOptions, env_args: dict[str, Any]) -> int:
+    for value in (opts.fps, env_args.get("fps"), opts.mapping.fps):
+        if value is not None:
+            fps = int(round(float(value)))
+            if fps <= 0:
+                raise ConversionError(f"fps must be positive, got {value!r}")
+            return fps
+    return 30
+
+
+def _mapping_with_grid(mapping: Mapping, grid_shape: tuple[int, int] | None) -> Mapping:
+    if grid_shape is None or mapping.tactile is None:
+        return mapping
+    return dataclasses.replace(mapping, tactile=dataclasses.replace(mapping.tactile, grid_shape=tuple(grid_shape)))
+
+
+def _select(src: SourceFile, opts: ConvertOptions, mapping: Mapping, report: ConversionReport
+            ) -> tuple[Schema, list[tuple[str, int]]]:
+    """Pick the demos to convert and check them before anything is written."""
+    schema: Schema | None = None
+    selected: list[tuple[str, int]] = []
+    for name in src.demo_names():
+        try:
+            info = src.info(name)
+            if opts.only_success and info.success is not True:
+                reason = "success=False" if info.success is False else "no 'success' attribute (--only-success)"
+                report.outcomes.append(DemoOutcome(name, False, reason=reason))
+                continue
+            T, schema = inspect_demo(src, name, mapping, schema)
+            load_numeric(src, name, schema)  # NaN/inf and unreadable numeric data show up here, before encoding
+        except DemoError as err:
+            if not opts.skip_bad:
+                raise
+            log.warning("skipping %s", err)
+            report.outcomes.append(DemoOutcome(name, False, reason=err.reason))
+            continue
+        selected.append((name, T))
+    if schema is None or not selected:
+        raise ConversionError(f"{src.path}: no demo to convert\n" + report.summary())
+    return schema, selected
+
+
+def _check_video_size(opts: ConvertOptions, schema: Schema) -> None:
+    """SVT-AV1 (lerobot's default codec) dies with SIGFPE on frames narrower than ~26 px: refuse early."""
+    if not opts.use_videos or opts.vcodec != "libsvtav1":
+        return
+    for cam, (h, w, _) in schema.cameras:
+        if w < 32 or h < 8:
+            raise ConversionError(
+                f"{opts.input}: '{cam.key}' frames are {h}x{w}; libsvtav1 needs at least 8x32 (height x width). "
+                "Use --images, or --vcodec h264."
+            )
+
+
+def _wait_for_encoder(dataset, high_water: int) -> None:
+    """Back-pressure for lerobot 0.4.4's streaming encoder.
+
+    ``StreamingVideoEncoder.feed_frame`` drops a frame when its queue stays full for 0.1 s. A converter reads
+    faster than it encodes, so we wait (reading the queue sizes only) until each camera's queue has room; a
+    frame is then never dropped. If a future lerobot renames these internals this becomes a no-op and the
+    per-episode frame-count check below still catches any loss.
+    """
+    encoder = getattr(dataset, "_streaming_encoder", None)
+    queues = getattr(encoder, "_frame_queues", None)
+    threads = getattr(encoder, "_threads", {})
+    if not queues:
+        return
+    while True:
+        full = [k for k, q in queues.items() if q.qsize() >= high_water]
+        if not full or not all(threads.get(k) is not None and threads[k].is_alive() for k in full):
+            return
+        time.sleep(0.0005)
+
+
+def _check_episode_videos(dataset, schema: Schema, name: str, T: int, fps: int, src: Path) -> None:
+    latest = dataset.meta.latest_episode or {}
+    for cam, _ in schema.cameras:
+        try:
+            start = float(np.ravel(latest[f"videos/{cam.feature}/from_timestamp"])[0])
+            end = float(np.ravel(latest[f"videos/{cam.feature}/to_timestamp"])[0])
+        except KeyError:
+            continue
+        frames = round((end - start) * fps)
+        if frames != T:
+            raise ConversionError(
+                f"{src}: {name}: the video of '{cam.feature}' holds {frames} frames, expected {T}; the encoder "
+                "lost frames. Re-run with --images, or on a less loaded machine."
+            )
+
+
+def _write_demo(dataset, src: SourceFile, name: str, T: int, schema: Schema, task: str, block: int,
+                high_water: int, pbar: tqdm | None) -> None:
+    arrays = load_numeric(src, name, schema)
+    tactile = schema.tactile
+    for b0 in range(0, T, block):
+        b1 = min(T, b0 + block)
+        images = {cam.feature: read_images(src, name, cam.key, b0, b1) for cam, _ in schema.cameras}
+        grids = tactile_grid_block(tactile, arrays, b0, b1) if tactile else None
+        for i in range(b1 - b0):
+            frame: dict[str, Any] = {feat: values[b0 + i] for feat, values in arrays.vectors.items()}
+            for feat, block_images in images.items():
+                frame[feat] = block_images[i]
+            if tactile:
+                frame[tactile.grid_feature] = grids[i]
+                frame[tactile.force_feature] = arrays.forces[b0 + i]
+            frame["task"] = task
+            _wait_for_encoder(dataset, high_water)
+            dataset.add_frame(frame)
+        del images
+        if pbar is not None:
+            pbar.update(b1 - b0)
+    dataset.save_episode()
+
+
+def convert(opts: ConvertOptions) -> ConversionReport:
+    """Run one conversion. Raises :class:`ConversionError` (nothing at the target) or returns a report."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset  # heavy import, only when converting
+
+    t0 = time.perf_counter()
+    target = opts.target
+    if (target.exists() or target.is_symlink()) and not opts.overwrite:
+        raise ConversionError(f"{target} already exists; pass --overwrite to replace it (nothing was changed)")
+    mapping = _mapping_with_grid(opts.mapping, opts.grid_shape)
+    report = ConversionReport(input=Path(opts.input), output=None)
+
+    src = SourceFile(opts.input)
+    try:
+        task = resolve_task(opts, src.env_args)
+        fps = resolve_fps(opts, src.env_args)
+        report.task, report.fps = task, fps
+        schema, selected = _select(src, opts, mapping, report)
+        _check_video_size(opts, schema)
+        features = schema.features(opts.use_videos)
+        block = image_block_frames(schema, opts.block_budget_mb << 20, src, selected[0][0])
+
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic.remove_stale_partials(target)
+        work = atomic.partial_path(target)
+        dataset = None
+        try:
+            with atomic.sigterm_as_interrupt():
+                dataset = LeRobotDataset.create(
+                    repo_id=opts.repo_id,
+                    fps=fps,
+                    features=features,
+                    root=work,
+                    robot_type=mapping.robot_type,
+                    use_videos=opts.use_videos,
+                    image_writer_threads=0 if opts.use_videos else opts.image_writer_threads,
+                    vcodec=opts.vcodec,
+                    streaming_encoding=opts.use_videos,
+                    encoder_queue_maxsize=opts.encoder_queue,
+                    encoder_threads=opts.encoder_threads,
+                )
+                total = sum(T for _, T in selected)
+                pbar = tqdm(total=total, unit="frame", desc="converting", disable=not opts.progress, smoothing=0.05)
+                skipped_during_write: dict[str, str] = {}
+                try:
+                    for name, T in selected:
+                        try:
+                            _write_demo(dataset, src, name, T, schema, task, block, opts.encoder_queue - 1, pbar)
+                        except DemoError as err:
+                            if not opts.skip_bad:
+                                raise
+                            log.warning("skipping %s", err)
+                            dataset.clear_episode_buffer()
+                            skipped_during_write[name] = err.reason
+                            pbar.update(T)
+                            continue
+                        if opts.use_videos:
+                            _check_episode_videos(dataset, schema, name, T, fps, src.path)
+                        report.outcomes.append(
+                            DemoOutcome(name, True, frames=T, episode_index=dataset.meta.total_episodes - 1)
+                        )
+                finally:
+                    pbar.close()
+                for name, reason in skipped_during_write.items():
+                    report.outcomes.append(DemoOutcome(name, False, reason=reason))
+                if not report.converted:
+                    raise ConversionError(f"{src.path}: no demo could be converted\n" + report.summary())
+                dataset.finalize()
+                _check_written(work, opts.repo_id, report)
+                _write_provenance(work, opts, mapping, schema, report)
+                atomic.publish(work, target, opts.overwrite)
+                report.output = target
+        except BaseException:
+            if dataset is not None:
+                with contextlib.suppress(Exception):
+                    dataset.finalize()  # stops the encoder threads before the directory goes
+                with contextlib.suppress(Exception):
+                    dataset.stop_image_writer()
+            shutil.rmtree(work, ignore_errors=True)
+            raise
+    finally:
+        src.close()
+    report.outcomes.sort(key=lambda o: int(o.demo.rsplit("_", 1)[-1]))
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _check_written(root: Path, repo_id: str, report: ConversionReport) -> None:
+    """Re-read the finished metadata (from disk, no Hub access) and compare counts with the source."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDatasetMetadata
+
+    meta = LeRobotDatasetMetadata(repo_id, root=root)
+    expected = [o.frames for o in report.converted]
+    if meta.total_episodes != len(expected) or meta.total_frames != sum(expected):
+        raise ConversionError(
+            f"written dataset disagrees with the source: {meta.total_episodes} episodes / {meta.total_frames} "
+            f"frames, expected {len(expected)} / {sum(expected)}"
+        )
+    lengths = [int(x) for x in meta.episodes["length"]]
+    if lengths != expected:
+        raise ConversionError(f"episode lengths {lengths} differ from the demos' num_samples {expected}")
+
+
+def _write_provenance(root: Path, opts: ConvertOptions, mapping: Mapping, schema: Schema,
+                      report: ConversionReport) -> None:
+    """``meta/conversion.json``: where each episode came from (LeRobot ignores extra files in meta/)."""
+    info = {
+        "source": str(Path(opts.input).resolve()),
+        "mapping": mapping.source,
+        "units": mapping.units,
+        "task": report.task,
+        "fps": report.fps,
+        "tactile": None if schema.tactile is None else {
+            "fingers": [f.name for f in schema.tactile.fingers],
+            "sources": [f.key for f in schema.tactile.fingers],
+            "kinds": schema.tactile.kinds,
+            "grid_shape": list(schema.tactile.grid_shape),
+            "grid_model": "recorded grid" if "force" not in schema.tactile.kinds else
+            f"gaussian footprint, sigma={schema.tactile.sigma} pad units (so101_sim.tactile_grid.force_to_grid)",
+        },
+        "episodes": {o.demo: o.episode_index for o in report.converted},
+        "skipped": {o.demo: o.reason for o in report.skipped},
+    }
+    (root / "meta" / "conversion.json").write_text(json.dumps(info, indent=2) + "\n")
+
+
+def environment_defaults() -> None:
+    """Quieter defaults for a command-line run: SVT-AV1 prints a banner per episode and camera, and the
+    ``datasets`` library a progress bar per episode, both of which would bury our own progress bar."""
+    os.environ.setdefault("SVT_LOG", "1")
+    with contextlib.suppress(Exception):
+        from datasets.utils.logging import disable_progress_bar
+
+        disable_progress_bar()

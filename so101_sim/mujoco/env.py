@@ -1,0 +1,380 @@
+"""The MuJoCo SO-101 environment (one world), registered as ``so101_sim/<Task>-v0`` gymnasium ids.
+
+Usage::
+
+    import gymnasium as gym, so101_sim
+    env = gym.make("so101_sim/Lift-v0", cameras=("camera1", "camera2", "camera3"), image_size=256,
+                   units="lerobot", control_mode="joint")
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+
+Observation (dict):
+    ``pixels``             {camera: uint8 (H, W, 3)}, only when ``cameras`` is non-empty
+    ``agent_pos``          (6,) float32 joint positions in ``units`` (shoulder_pan ... gripper)
+    ``environment_state``  (13,) float32 cube pose and task target (layout: :mod:`so101_sim.tasks`), or the
+                           tactile grid when ``environment_state="tactile"``
+    ``tactile``            (2, R, C, 3) float32 pad forces in newtons, only when ``tactile=True``
+
+Action:
+    ``control_mode="joint"`` (default): (6,) absolute joint targets in ``units``. Targets outside the joint
+        limits are clipped to them (the servos cannot go further either).
+    ``control_mode="ee_delta"``: (4,) ``(dx, dy, dz, gripper)`` or, with ``ee_orientation=True``, (7,)
+        ``(dx, dy, dz, droll, dpitch, dyaw, gripper)``: a Cartesian step of the gripper frame in metres (and
+        radians, world axes), each clipped to ``max_ee_step`` / ``max_ee_rot_step`` per step and the target
+        kept inside a workspace box, solved to joint targets by damped least-squares IK; ``gripper`` is an
+        absolute gripper target in ``units``.
+
+Bad actions (wrong shape, NaN/inf) raise ``ValueError`` naming the expected shape.
+
+``info`` holds ``is_success`` (every step), ``reward_terms`` (each reward component), ``cube_grasped``.
+The episode terminates on success and is truncated after ``episode_length`` control steps (30 Hz).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from so101_sim import adapters
+from so101_sim.env_wrapper import MujocoEEPoseSource
+from so101_sim.mujoco.kinematics import Kinematics
+from so101_sim.mujoco.rendering import CameraRenderer
+from so101_sim.mujoco.scene import CONTROL_HZ, N_SUBSTEPS, SceneIndex, build_model
+from so101_sim.tasks import (
+    ENV_STATE_DIM,
+    StepState,
+    TaskSpec,
+    get_task,
+    lifted,
+    manipulation_reward,
+    reach_reward,
+    sample_layout,
+)
+
+DEFAULT_CAMERAS = ("camera1", "camera2", "camera3")
+HOME_QPOS = np.array([0.0, -1.0, 1.0, 1.3, 0.0, 0.0])  # radians: gripper above the workspace, jaws closed
+EE_WORKSPACE_LOW = np.array([0.05, -0.30, 0.005])
+EE_WORKSPACE_HIGH = np.array([0.40, 0.30, 0.35])
+CONTROL_MODES = ("joint", "ee_delta")
+
+
+def _camera_sizes(cameras, image_size) -> dict[str, tuple[int, int]]:
+    cameras = tuple(cameras or ())
+    if isinstance(image_size, dict):
+        sizes = {c: tuple(image_size.get(c, (256, 256))) for c in cameras}
+    elif isinstance(image_size, int):
+        sizes = {c: (image_size, image_size) for c in cameras}
+    else:
+        sizes = {c: tuple(image_size) for c in cameras}
+    for cam, size in sizes.items():
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"image size of {cam!r} must be (height, width), got {size}")
+    return {c: (int(h), int(w)) for c, (h, w) in sizes.items()}
+
+
+class SO101Env(gym.Env):
+    metadata = {"render_modes": ["rgb_array", "human"], "render_fps": CONTROL_HZ}
+
+    def __init__(
+        self,
+        task: str | TaskSpec = "Lift-v0",
+        *,
+        units: str = "lerobot",
+        control_mode: str = "joint",
+        ee_orientation: bool = False,
+        cameras: tuple[str, ...] | list[str] | None = DEFAULT_CAMERAS,
+        image_size: int | tuple[int, int] | dict[str, tuple[int, int]] = 256,
+        episode_length: int | None = None,
+        instruction: str | None = None,
+        render_mode: str | None = None,
+        render_camera: str = "camera3",
+        render_preset: str = "fast",
+        tactile: bool = False,
+        tactile_grid: tuple[int, int] = (10, 12),
+        environment_state: str = "task",
+        max_ee_step: float = 0.02,
+        max_ee_rot_step: float = 0.1,
+    ) -> None:
+        self.task_spec = task if isinstance(task, TaskSpec) else get_task(task)
+        self.units = adapters.check_units(units)
+        if control_mode not in CONTROL_MODES:
+            raise ValueError(f"control_mode must be one of {CONTROL_MODES}, got {control_mode!r}")
+        if environment_state not in ("task", "tactile"):
+            raise ValueError(f"environment_state must be 'task' or 'tactile', got {environment_state!r}")
+        if environment_state == "tactile" and not tactile:
+            raise ValueError("environment_state='tactile' needs tactile=True")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
+        self.control_mode = control_mode
+        self.ee_orientation = bool(ee_orientation)
+        self.camera_sizes = _camera_sizes(cameras, image_size)
+        self.render_mode = render_mode
+        self.render_camera = render_camera
+        self.render_preset = render_preset
+        self.tactile_enabled = bool(tactile)
+        self.tactile_grid = tuple(int(x) for x in tactile_grid)
+        self.environment_state_mode = environment_state
+        self.max_ee_step = float(max_ee_step)
+        self.max_ee_rot_step = float(max_ee_rot_step)
+        # lerobot-eval reads these two attributes on the env (no wrapper in between: see so101_sim/__init__.py).
+        self._max_episode_steps = int(episode_length or self.task_spec.episode_length)
+        self.task_description = instruction or self.task_spec.instruction
+        self.task = self.task_description
+
+        render_sizes = dict(self.camera_sizes)
+        render_sizes.setdefault(render_camera, (256, 256))
+        self.model = build_model(render_preset, render_sizes)
+        self.data = mujoco.MjData(self.model)
+        self.idx = SceneIndex.from_model(self.model)
+        self._kin: Kinematics | None = None
+        self._renderer: CameraRenderer | None = None
+        self._viewer = None
+        self._tactile = None
+        if self.tactile_enabled:
+            from so101_sim.mujoco.tactile import TactilePads
+
+            self._tactile = TactilePads(self.model, grid=self.tactile_grid)
+        self._jaw_geoms = self._gripper_geoms()
+
+        low_u, high_u = adapters.units_bounds(self.units, self.idx.joint_low, self.idx.joint_high)
+        self._low_u, self._high_u = low_u.astype(np.float32), high_u.astype(np.float32)
+        spaces: dict[str, gym.Space] = {}
+        if self.camera_sizes:
+            spaces["pixels"] = gym.spaces.Dict(
+                {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c, (h, w) in self.camera_sizes.items()}
+            )
+        spaces["agent_pos"] = gym.spaces.Box(-np.inf, np.inf, (6,), np.float32)
+        tactile_shape = (2, *self.tactile_grid, 3)
+        env_shape = tactile_shape if environment_state == "tactile" else (ENV_STATE_DIM,)
+        spaces["environment_state"] = gym.spaces.Box(-np.inf, np.inf, env_shape, np.float32)
+        if self.tactile_enabled:
+            spaces["tactile"] = gym.spaces.Box(-np.inf, np.inf, tactile_shape, np.float32)
+        self.observation_space = gym.spaces.Dict(spaces)
+        if control_mode == "joint":
+            self.action_space = gym.spaces.Box(self._low_u, self._high_u, (6,), np.float32)
+        else:
+            n_rot = 3 if self.ee_orientation else 0
+            lo = np.concatenate([[-self.max_ee_step] * 3, [-self.max_ee_rot_step] * n_rot, [self._low_u[5]]])
+            hi = np.concatenate([[self.max_ee_step] * 3, [self.max_ee_rot_step] * n_rot, [self._high_u[5]]])
+            self.action_space = gym.spaces.Box(lo.astype(np.float32), hi.astype(np.float32), dtype=np.float32)
+
+        self._layout = None
+        self._steps = 0
+        self._held = 0
+        self._ee_target_pos = np.zeros(3)
+        self._ee_target_rot = np.eye(3)
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def kinematics(self) -> Kinematics:
+        if self._kin is None:
+            self._kin = Kinematics(self.model, "gripperframe")
+        return self._kin
+
+    def ee_pose_source(self, link_name: str | None = None) -> MujocoEEPoseSource:
+        return MujocoEEPoseSource(self.model, self.data, link_name or "gripperframe")
+
+    def _gripper_geoms(self) -> tuple[set[int], set[int]]:
+        fixed_body = self.model.body("gripper").id
+        moving_body = self.model.body("moving_jaw_so101_v1").id
+        fixed, moving = set(), set()
+        for g in range(self.model.ngeom):
+            if self.model.geom_contype[g] == 0 and self.model.geom_conaffinity[g] == 0:
+                continue
+            body = self.model.geom_bodyid[g]
+            if body == fixed_body:
+                fixed.add(g)
+            elif body == moving_body:
+                moving.add(g)
+        return fixed, moving
+
+    def joint_positions(self) -> np.ndarray:
+        return self.data.qpos[self.idx.joint_qpos].copy()
+
+    def cube_pose(self) -> tuple[np.ndarray, np.ndarray]:
+        q = self.data.qpos[self.idx.cube_qpos : self.idx.cube_qpos + 7]
+        return q[:3].copy(), q[3:].copy()
+
+    def cube_grasped(self) -> bool:
+        fixed, moving = self._jaw_geoms
+        touch_fixed = touch_moving = False
+        cube = self.idx.cube_geom
+        for i in range(self.data.ncon):
+            c = self.data.contact[i]
+            other = c.geom2 if c.geom1 == cube else c.geom1 if c.geom2 == cube else -1
+            if other < 0:
+                continue
+            touch_fixed |= other in fixed
+            touch_moving |= other in moving
+        return touch_fixed and touch_moving
+
+    def _set_cube(self, pos: np.ndarray, yaw: float) -> None:
+        a = self.idx.cube_qpos
+        self.data.qpos[a : a + 3] = pos
+        self.data.qpos[a + 3 : a + 7] = [np.cos(yaw / 2), 0.0, 0.0, np.sin(yaw / 2)]
+        self.data.qvel[self.idx.cube_dof : self.idx.cube_dof + 6] = 0.0
+
+    def _env_state(self) -> np.ndarray:
+        pos, quat = self.cube_pose()
+        return np.concatenate([pos, quat, self._layout.target, self._layout.cube_pos]).astype(np.float32)
+
+    def _tactile_obs(self) -> np.ndarray:
+        return self._tactile.read(self.data).astype(np.float32)
+
+    def _observation(self) -> dict[str, Any]:
+        obs: dict[str, Any] = {}
+        if self.camera_sizes:
+            obs["pixels"] = self._render_cameras()
+        q = self.joint_positions()
+        obs["agent_pos"] = adapters.radians_to_units(q, self.units, self.idx.joint_low, self.idx.joint_high).astype(
+            np.float32
+        )
+        tactile = self._tactile_obs() if self.tactile_enabled else None
+        obs["environment_state"] = tactile if self.environment_state_mode == "tactile" else self._env_state()
+        if tactile is not None:
+            obs["tactile"] = tactile
+        return obs
+
+    def _render_cameras(self) -> dict[str, np.ndarray]:
+        if self._renderer is None:
+            sizes = dict(self.camera_sizes)
+            sizes.setdefault(self.render_camera, (256, 256))
+            self._renderer = CameraRenderer(self.model, sizes)
+        return {c: self._renderer.render(self.data, c, size) for c, size in self.camera_sizes.items()}
+
+    def _step_state(self) -> StepState:
+        cube_pos, _ = self.cube_pose()
+        v = self.data.qvel[self.idx.cube_dof : self.idx.cube_dof + 3]
+        return StepState(
+            gripper_pos=self.data.site_xpos[self.idx.grasp_site].copy()
+            if self.task_spec.kind != "reach"
+            else self.data.site_xpos[self.idx.gripper_site].copy(),
+            cube_pos=cube_pos,
+            cube_init=self._layout.cube_pos,
+            target=self._layout.target,
+            cube_grasped=self.cube_grasped(),
+            cube_speed=float(np.linalg.norm(v)),
+        )
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        super().reset(seed=seed)
+        mujoco.mj_resetData(self.model, self.data)
+        self._layout = sample_layout(self.task_spec, self.np_random)
+        q0 = HOME_QPOS + self.np_random.uniform(-0.02, 0.02, 6) * np.array([1, 1, 1, 1, 1, 0])
+        self.data.qpos[self.idx.joint_qpos] = q0
+        self.data.ctrl[self.idx.actuators] = q0
+        if self.task_spec.kind == "reach":
+            self._set_cube(np.array([0.0, 0.25, 0.0125]), 0.0)  # parked out of the way
+        else:
+            self._set_cube(self._layout.cube_pos, self._layout.cube_yaw)
+        self.model.site_pos[self.idx.target_site] = (
+            self._layout.target if self.task_spec.kind == "reach" else np.array([0.0, 0.0, -1.0])
+        )
+        self.model.site_pos[self.idx.zone_site] = (
+            [self._layout.target[0], self._layout.target[1], 0.0005]
+            if self.task_spec.kind == "pickplace"
+            else np.array([0.0, 0.0, -1.0])
+        )
+        mujoco.mj_forward(self.model, self.data)
+        self._steps = 0
+        self._held = 0
+        gid = self.idx.gripper_site
+        self._ee_target_pos = self.data.site_xpos[gid].copy()
+        self._ee_target_rot = self.data.site_xmat[gid].reshape(3, 3).copy()
+        if self._tactile is not None:
+            self._tactile.reset()
+        info = {"is_success": False, "task": self.task_description}
+        return self._observation(), info
+
+    def _validate_action(self, action: Any) -> np.ndarray:
+        expected = self.action_space.shape
+        try:
+            a = np.asarray(action, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"action must be a numeric array of shape {expected}, got {type(action)}") from exc
+        if a.shape != expected:
+            layout = (
+                "6 joint targets (shoulder_pan, shoulder_lift, elbow_flex, wrist_flex, wrist_roll, gripper)"
+                if self.control_mode == "joint"
+                else ("dx, dy, dz, droll, dpitch, dyaw, gripper" if self.ee_orientation else "dx, dy, dz, gripper")
+            )
+            raise ValueError(f"action must have shape {expected} ({layout}) in {self.units!r} units, got {a.shape}")
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"action contains NaN or inf: {a}")
+        return a
+
+    def _joint_targets(self, a: np.ndarray) -> np.ndarray:
+        low, high = self.idx.joint_low, self.idx.joint_high
+        if self.control_mode == "joint":
+            q = adapters.units_to_radians(a, self.units, low, high)
+        else:
+            step = np.clip(a[:3], -self.max_ee_step, self.max_ee_step)
+            self._ee_target_pos = np.clip(self._ee_target_pos + step, EE_WORKSPACE_LOW, EE_WORKSPACE_HIGH)
+            if self.ee_orientation:
+                rot = np.clip(a[3:6], -self.max_ee_rot_step, self.max_ee_rot_step)
+                dq = np.empty(4)
+                mujoco.mju_axisAngle2Quat(dq, rot / (np.linalg.norm(rot) + 1e-12), float(np.linalg.norm(rot)))
+                dr = np.empty(9)
+                mujoco.mju_quat2Mat(dr, dq)
+                self._ee_target_rot = dr.reshape(3, 3) @ self._ee_target_rot
+            grip_u = np.concatenate([np.zeros(5), [a[-1]]])
+            grip = adapters.units_to_radians(grip_u, self.units, low, high)[5]
+            q_now = self.data.ctrl[self.idx.actuators].copy()
+            # Without orientation commands the gripper orientation is left free (position-only IK): a fixed
+            # orientation target would fight the position near the wrist's joint limits.
+            q = self.kinematics.ik(
+                q_now,
+                self._ee_target_pos,
+                self._ee_target_rot if self.ee_orientation else None,
+                rot_weight=0.3,
+                iterations=15,
+            )
+            q[5] = grip
+        return np.clip(q, self.idx.ctrl_low, self.idx.ctrl_high)
+
+    def step(self, action: Any):
+        if self._layout is None:
+            raise RuntimeError("call reset() before step()")
+        a = self._validate_action(action)
+        self.data.ctrl[self.idx.actuators] = self._joint_targets(a)
+        mujoco.mj_step(self.model, self.data, nstep=N_SUBSTEPS)
+        self._steps += 1
+        state = self._step_state()
+        if self.task_spec.kind == "reach":
+            reward, terms, success = reach_reward(self.task_spec, state)
+        else:
+            self._held = self._held + 1 if (lifted(self.task_spec, state.cube_pos) and state.cube_grasped) else 0
+            reward, terms, success = manipulation_reward(self.task_spec, state, self._held)
+        terminated = bool(success)
+        truncated = bool(self._steps >= self._max_episode_steps and not terminated)
+        info = {"is_success": bool(success), "reward_terms": terms, "cube_grasped": state.cube_grasped}
+        obs = self._observation()
+        if self.render_mode == "human":
+            self.render()
+        return obs, float(reward), terminated, truncated, info
+
+    def render(self):
+        if self.render_mode == "human":
+            if self._viewer is None:
+                import mujoco.viewer
+
+                self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
+            self._viewer.sync()
+            return None
+        if self._renderer is None:
+            sizes = dict(self.camera_sizes)
+            sizes.setdefault(self.render_camera, (256, 256))
+            self._renderer = CameraRenderer(self.model, sizes)
+        return self._renderer.render(self.data, self.render_camera)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        if self._viewer is not None:
+            self._viewer.close()
+            self._viewer = None

@@ -1,0 +1,194 @@
+"""Build the MuJoCo model: Menagerie's SO-101 composed with the project's tabletop scene (MjSpec).
+
+The robot comes from the ``mujoco-menagerie`` package (``robotstudio_so101``: tuned gripper collision
+primitives, ``gripperframe`` site, wrist camera, STS3215 servo gains). Offline, ``MENAGERIE_ROOT`` points the
+package at a local copy. The scene (table, cube, target markers, lights, fixed cameras) is
+``mujoco_model/so101_tabletop.xml`` in this repository.
+
+What the builder changes on the robot, and why:
+
+- the physics step is 1/240 s (Menagerie: 1/200) so that 8 steps make one 30 Hz control step, the frame rate
+  of LeRobot's SO-101 datasets;
+- Menagerie's ``wrist_cam`` is renamed ``camera2`` (SmolVLA's base checkpoint expects camera1..3);
+- a ``grasp_point`` site is added between the jaws, ~22 mm from the fixed jaw's inner face and 10 mm above the
+  tips: aiming it at the cube centre leaves ~9 mm of clearance on the fixed-jaw side, so a cube pose seen with
+  5 mm / 10 degree error is still caught (at ~14 mm, the figure DESIGN.md quotes, that case lifted only 2 in 3);
+- render geometry and options follow a render preset (see :mod:`so101_sim.mujoco.rendering`); collision
+  geometry is never touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from so101_sim.adapters import JOINT_NAMES
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SCENE_XML = Path(os.environ.get("SO101_SCENE_XML", REPO_ROOT / "mujoco_model" / "so101_tabletop.xml"))
+MENAGERIE_NAME = "robotstudio_so101"
+PHYSICS_DT = 1.0 / 240.0
+CONTROL_HZ = 30
+N_SUBSTEPS = 8
+GRASP_POINT_IN_GRIPPER = (0.012, -0.0002, -0.088)  # metres, in the Menagerie "gripper" body frame
+CUBE_HALF_SIZE = 0.0125
+
+
+class MenagerieUnavailable(RuntimeError):
+    """Raised when Menagerie's SO-101 cannot be loaded (no network and no MENAGERIE_ROOT)."""
+
+
+def load_robot_spec() -> mujoco.MjSpec:
+    """Menagerie's SO-101 as an MjSpec (downloaded and cached once, or read from ``MENAGERIE_ROOT``)."""
+    try:
+        import mujoco_menagerie
+    except ImportError as exc:  # pragma: no cover - a dependency of the package
+        raise MenagerieUnavailable("pip install mujoco-menagerie") from exc
+    try:
+        return mujoco_menagerie.get(MENAGERIE_NAME).spec("so101")
+    except Exception as exc:
+        root = os.environ.get("MENAGERIE_ROOT")
+        raise MenagerieUnavailable(
+            f"could not load {MENAGERIE_NAME!r} from mujoco-menagerie ({exc}). "
+            + (
+                f"MENAGERIE_ROOT={root} does not hold {MENAGERIE_NAME}/so101.xml."
+                if root
+                else "Without internet access, set MENAGERIE_ROOT to a local copy "
+                "(this repository's CI uses MENAGERIE_ROOT=../shared/menagerie)."
+            )
+        ) from exc
+
+
+def menagerie_dir() -> Path:
+    import mujoco_menagerie
+
+    robot = mujoco_menagerie.get(MENAGERIE_NAME)
+    return Path(robot.path() if callable(robot.path) else robot.path)
+
+
+@functools.cache
+def _quiet_attach_warning() -> None:
+    """MuJoCo warns (on stderr, from C) that an empty attach prefix may break saving; we never save the spec."""
+    previous = mujoco.get_mju_user_warning()
+
+    def handler(message: str) -> None:
+        if "empty prefix" in str(message):
+            return
+        if previous is not None:
+            previous(message)
+        else:
+            print(f"MuJoCo warning: {message}")
+
+    mujoco.set_mju_user_warning(handler)
+
+
+def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, int]] | None = None) -> mujoco.MjSpec:
+    """The full scene as an MjSpec (robot + table + cube + cameras), before compilation."""
+    import warnings
+
+    robot = load_robot_spec()
+    scene = mujoco.MjSpec.from_file(str(SCENE_XML))
+    robot.option.timestep = PHYSICS_DT
+    robot.modelname = "so101_tabletop"
+    robot.camera("wrist_cam").name = "camera2"
+    gripper = robot.body("gripper")
+    gripper.add_site(name="grasp_point", pos=list(GRASP_POINT_IN_GRIPPER), size=[0.003], group=4)
+    _quiet_attach_warning()
+    frame = robot.worldbody.add_frame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for body in ("scene_static", "cube"):
+            frame.attach_body(scene.body(body), "", "")
+    # Visual settings of the scene file (attach copies bodies, not <visual>).
+    robot.visual.headlight.diffuse = scene.visual.headlight.diffuse
+    robot.visual.headlight.ambient = scene.visual.headlight.ambient
+    robot.visual.headlight.specular = scene.visual.headlight.specular
+    robot.visual.map.znear = scene.visual.map.znear
+    robot.add_texture(
+        name="sky", type=mujoco.mjtTexture.mjTEXTURE_SKYBOX, builtin=mujoco.mjtBuiltin.mjBUILTIN_GRADIENT,
+        rgb1=[0.55, 0.6, 0.68], rgb2=[0.2, 0.22, 0.25], width=64, height=384,
+    )
+    if camera_sizes:
+        robot.visual.global_.offwidth = max(640, max(w for _, w in camera_sizes.values()))
+        robot.visual.global_.offheight = max(480, max(h for h, _ in camera_sizes.values()))
+    from so101_sim.mujoco.rendering import apply_render_preset
+
+    apply_render_preset(robot, render_preset)
+    return robot
+
+
+@dataclass(frozen=True)
+class SceneIndex:
+    """Ids into a compiled model, resolved once."""
+
+    joint_qpos: np.ndarray  # qpos address of the 6 robot joints
+    joint_dof: np.ndarray  # dof address of the 6 robot joints
+    actuators: np.ndarray  # actuator ids, JOINT_NAMES order
+    cube_qpos: int  # qpos address of the cube free joint (7 values)
+    cube_dof: int
+    cube_body: int
+    cube_geom: int
+    grasp_site: int
+    gripper_site: int
+    target_site: int
+    zone_site: int
+    table_geom: int
+    joint_low: np.ndarray
+    joint_high: np.ndarray
+    ctrl_low: np.ndarray
+    ctrl_high: np.ndarray
+
+    @classmethod
+    def from_model(cls, model: mujoco.MjModel) -> SceneIndex:
+        def oid(kind: mujoco.mjtObj, name: str) -> int:
+            i = mujoco.mj_name2id(model, kind, name)
+            if i < 0:
+                raise ValueError(f"model has no {kind.name} named {name!r}")
+            return i
+
+        joints = [oid(mujoco.mjtObj.mjOBJ_JOINT, n) for n in JOINT_NAMES]
+        acts = np.array([oid(mujoco.mjtObj.mjOBJ_ACTUATOR, n) for n in JOINT_NAMES])
+        cube_joint = oid(mujoco.mjtObj.mjOBJ_JOINT, "cube")
+        return cls(
+            joint_qpos=np.array([model.jnt_qposadr[j] for j in joints]),
+            joint_dof=np.array([model.jnt_dofadr[j] for j in joints]),
+            actuators=acts,
+            cube_qpos=int(model.jnt_qposadr[cube_joint]),
+            cube_dof=int(model.jnt_dofadr[cube_joint]),
+            cube_body=oid(mujoco.mjtObj.mjOBJ_BODY, "cube"),
+            cube_geom=oid(mujoco.mjtObj.mjOBJ_GEOM, "cube"),
+            grasp_site=oid(mujoco.mjtObj.mjOBJ_SITE, "grasp_point"),
+            gripper_site=oid(mujoco.mjtObj.mjOBJ_SITE, "gripperframe"),
+            target_site=oid(mujoco.mjtObj.mjOBJ_SITE, "target"),
+            zone_site=oid(mujoco.mjtObj.mjOBJ_SITE, "target_zone"),
+            table_geom=oid(mujoco.mjtObj.mjOBJ_GEOM, "table_top"),
+            joint_low=np.array([model.jnt_range[j][0] for j in joints]),
+            joint_high=np.array([model.jnt_range[j][1] for j in joints]),
+            ctrl_low=model.actuator_ctrlrange[acts, 0].copy(),
+            ctrl_high=model.actuator_ctrlrange[acts, 1].copy(),
+        )
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_model_xml_free(render_preset: str, sizes_key: tuple) -> mujoco.MjModel:
+    import warnings
+
+    spec = build_spec(render_preset, dict(sizes_key) if sizes_key else None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the empty-prefix attach notice again; we never save the spec
+        return spec.compile()
+
+
+def build_model(
+    render_preset: str = "fast", camera_sizes: dict[str, tuple[int, int]] | None = None
+) -> mujoco.MjModel:
+    """A compiled model. Compilation is cached per (preset, sizes); each call returns an independent copy."""
+    key = tuple(sorted((camera_sizes or {}).items()))
+    import copy
+
+    return copy.copy(_compiled_model_xml_free(render_preset, key))

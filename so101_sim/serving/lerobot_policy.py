@@ -1,0 +1,162 @@
+"""Any LeRobot policy as a :class:`~so101_sim.serving.server.ChunkPolicy`.
+
+Loading follows ``lerobot-eval``: the policy class is found by its registered type (``get_policy_class``), a
+pretrained directory/Hub id loads with ``PreTrainedPolicy.from_pretrained`` and its saved pre/post processors
+with ``make_pre_post_processors(cfg, pretrained_path=...)`` (the ``device_processor`` step is re-pointed at the
+serving device). ``--policy.type`` builds a fresh policy from its config (scripted or test policies); its
+inputs come from the config when it declares them, otherwise from the mapping and ``image_size``.
+
+Inference: the frame is built by :func:`so101_sim.adapters.lerobot_policy_frame` (the same frame
+``lerobot-eval`` gives a policy), then pre-processor -> ``predict_action_chunk`` -> post-processor. Policies
+with ``n_obs_steps > 1`` (diffusion) or without ``predict_action_chunk`` go through ``select_action`` instead,
+one action per call, keeping their observation history in the server (meaningful with one client per server).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from so101_sim.adapters import lerobot_policy_frame
+from so101_sim.serving.mapping import ProtocolMapping
+from so101_sim.serving.server import PolicyFeatures
+
+log = logging.getLogger(__name__)
+
+
+def _import_project_policies() -> None:
+    """Register this project's LeRobot policy types (``so101_scripted``, ``smolvla_tactile``) when present."""
+    try:
+        import so101_sim.lerobot  # noqa: F401
+    except ImportError as e:
+        log.debug("so101_sim.lerobot not importable (%s); only stock LeRobot policy types are available", e)
+    try:
+        from lerobot.utils.import_utils import register_third_party_plugins
+
+        register_third_party_plugins()
+    except Exception as e:  # plugin import problems must not stop serving a stock policy
+        log.debug("third-party LeRobot plugins not loaded: %s", e)
+
+
+class LeRobotChunkPolicy:
+    def __init__(self, policy: Any, preprocessor: Any, postprocessor: Any) -> None:
+        self.policy = policy
+        self.preprocessor = preprocessor
+        self.postprocessor = postprocessor
+        cfg = policy.config
+        has_chunk = type(policy).predict_action_chunk is not _base_predict_action_chunk()
+        self.uses_chunks = has_chunk and int(getattr(cfg, "n_obs_steps", 1) or 1) == 1
+        self.policy.eval()
+
+    # --- construction -----------------------------------------------------------------------------------------
+    @classmethod
+    def from_pretrained(cls, path: str | Path, device: str = "cpu") -> LeRobotChunkPolicy:
+        from lerobot.configs.policies import PreTrainedConfig
+        from lerobot.policies.factory import get_policy_class, make_pre_post_processors
+
+        _import_project_policies()
+        path = str(path)
+        if os.path.exists(path):
+            if not os.path.isfile(os.path.join(path, "config.json")):
+                raise FileNotFoundError(f"{path} is not a LeRobot pretrained policy directory (no config.json)")
+            if not os.path.isfile(os.path.join(path, "policy_preprocessor.json")):
+                raise FileNotFoundError(
+                    f"{path} has no policy_preprocessor.json: save the policy's processors next to it "
+                    "(preprocessor.save_pretrained(dir), as lerobot-train does) so inputs are normalised as in training"
+                )
+        cfg = PreTrainedConfig.from_pretrained(path)
+        cfg.device = device
+        cfg.pretrained_path = path
+        policy = get_policy_class(cfg.type).from_pretrained(path, config=cfg)
+        policy.to(device)
+        pre, post = make_pre_post_processors(
+            cfg, pretrained_path=path, preprocessor_overrides={"device_processor": {"device": device}}
+        )
+        return cls(policy, pre, post)
+
+    @classmethod
+    def from_type(
+        cls,
+        policy_type: str,
+        device: str = "cpu",
+        overrides: dict[str, Any] | None = None,
+        mapping: ProtocolMapping | None = None,
+        image_size: tuple[int, int] = (256, 256),
+    ) -> LeRobotChunkPolicy:
+        """A fresh (untrained or scripted) policy of a registered type; inputs from its config or the mapping."""
+        from lerobot.configs.types import FeatureType, PolicyFeature
+        from lerobot.policies.factory import get_policy_class, make_policy_config, make_pre_post_processors
+
+        _import_project_policies()
+        cfg = make_policy_config(policy_type, device=device, **(overrides or {}))
+        m = mapping or ProtocolMapping()
+        if not cfg.input_features:
+            cams = list((m.video or {"front": "front", "wrist": "wrist"}).values())
+            feats = {ProtocolMapping.image_key(c): PolicyFeature(FeatureType.VISUAL, (3, *image_size)) for c in cams}
+            feats["observation.state"] = PolicyFeature(FeatureType.STATE, (sum((m.state or {"s": 6}).values()),))
+            cfg.input_features = feats
+        if not cfg.output_features:
+            cfg.output_features = {
+                "action": PolicyFeature(FeatureType.ACTION, (sum((m.action or {"a": 6}).values()),))
+            }
+        policy = get_policy_class(cfg.type)(cfg)
+        policy.to(device)
+        pre, post = make_pre_post_processors(cfg, dataset_stats=None)
+        return cls(policy, pre, post)
+
+    # --- ChunkPolicy ------------------------------------------------------------------------------------------
+    def features(self) -> PolicyFeatures:
+        cfg = self.policy.config
+        cams = {k: (int(f.shape[-2]), int(f.shape[-1])) for k, f in cfg.image_features.items()}
+        state = cfg.robot_state_feature
+        action = cfg.action_feature
+        if action is None:
+            raise ValueError(f"policy {cfg.type!r} declares no action output feature")
+        chunk = getattr(cfg, "n_action_steps", None) if self.uses_chunks else 1
+        return PolicyFeatures(cams, int(state.shape[0]) if state else None, int(action.shape[0]), chunk)
+
+    def reset(self) -> None:
+        self.policy.reset()
+
+    def predict_chunk(self, images: dict[str, np.ndarray], state: np.ndarray | None, task: list[str]) -> np.ndarray:
+        import torch
+
+        batch = self.preprocessor(lerobot_policy_frame(images, state, task))
+        with torch.inference_mode():
+            if self.uses_chunks:
+                actions = self.policy.predict_action_chunk(batch)
+                n = getattr(self.policy.config, "n_action_steps", None)
+                if n:
+                    actions = actions[:, :n]
+            else:
+                actions = self.policy.select_action(batch)[:, None]
+            actions = self.postprocessor(actions)
+        return actions.detach().to("cpu", torch.float32).numpy()
+
+
+def _base_predict_action_chunk():
+    from lerobot.policies.pretrained import PreTrainedPolicy
+
+    return PreTrainedPolicy.predict_action_chunk
+
+
+def load_policy(
+    path: str | None = None,
+    policy_type: str | None = None,
+    device: str = "cpu",
+    overrides: dict[str, Any] | None = None,
+    mapping: ProtocolMapping | None = None,
+    image_size: tuple[int, int] = (256, 256),
+) -> LeRobotChunkPolicy:
+    """``--policy.path`` or ``--policy.type`` (exactly one) -> a served policy."""
+    if bool(path) == bool(policy_type):
+        raise ValueError("give exactly one of --policy.path and --policy.type")
+    if path:
+        if overrides:
+            raise ValueError("--policy.override only applies to --policy.type (a pretrained config is used as saved)")
+        return LeRobotChunkPolicy.from_pretrained(path, device)
+    return LeRobotChunkPolicy.from_type(policy_type, device, overrides, mapping, image_size)
