@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from so101_sim.serving import PolicyClient, PolicyFeatures, PolicyServer, PolicyService, ProtocolMapping  # noqa: E402
+from so101_sim.serving import PolicyClient, PolicyFeatures, PolicyServer, PolicyService, ProtocolMapping
 
 CHUNK, ACTION_DIM, STATE_DIM = 50, 6, 6
 CAMERAS = ("front", "wrist")
@@ -98,8 +98,15 @@ def bench_size(size: int, iters: int, warmup: int, fmt: str) -> dict[str, float]
             proc.join()
     d, r = statistics.median(direct), statistics.median(remote)
     mb = 2 * size * size * 3 / 1e6
-    return {"size": size, "payload_mb": mb, "direct_ms": d, "protocol_ms": r, "protocol_p90_ms": _p90(remote),
-            "overhead_ms": r - d, "ratio": r / d if d > 0 else float("inf")}
+    return {
+        "size": size,
+        "payload_mb": mb,
+        "direct_ms": d,
+        "protocol_ms": r,
+        "protocol_p90_ms": _p90(remote),
+        "overhead_ms": r - d,
+        "ratio": r / d if d > 0 else float("inf"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -110,19 +117,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--format", choices=("nested", "flat"), default="nested")
     args = p.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    print(f"2 cameras (uint8 HxWx3) + state ({STATE_DIM}) -> chunk ({CHUNK}x{ACTION_DIM}); "
-          f"{args.iters} calls per arm, {args.format} layout, server in a separate process on 127.0.0.1")
-    print(f"{'size':>6} {'MB/req':>7} {'direct ms':>10} {'protocol ms':>12} {'p90 ms':>8} {'overhead ms':>12} {'ratio':>8}")
+    print(
+        f"2 cameras (uint8 HxWx3) + state ({STATE_DIM}) -> chunk ({CHUNK}x{ACTION_DIM}); "
+        f"{args.iters} calls per arm, {args.format} layout, server in a separate process on 127.0.0.1"
+    )
+    print(
+        f"{'size':>6} {'MB/req':>7} {'direct ms':>10} {'protocol ms':>12} {'p90 ms':>8} {'overhead ms':>12} {'ratio':>8}"
+    )
     rows = []
     for size in sizes:
         row = bench_size(size, args.iters, args.warmup, args.format)
         rows.append(row)
-        print(f"{size:>6} {row['payload_mb']:>7.2f} {row['direct_ms']:>10.4f} {row['protocol_ms']:>12.3f} "
-              f"{row['protocol_p90_ms']:>8.3f} {row['overhead_ms']:>12.3f} {row['ratio']:>8.0f}x", flush=True)
+        print(
+            f"{size:>6} {row['payload_mb']:>7.2f} {row['direct_ms']:>10.4f} {row['protocol_ms']:>12.3f} "
+            f"{row['protocol_p90_ms']:>8.3f} {row['overhead_ms']:>12.3f} {row['ratio']:>8.0f}x",
+            flush=True,
+        )
     goal = [r for r in rows if r["size"] == 256]
     if goal:
         ok = goal[0]["overhead_ms"] <= 2.0
-        print(f"goal (256x256, median overhead <= 2 ms): {goal[0]['overhead_ms']:.3f} ms -> {'met' if ok else 'NOT met'}")
+        print(
+            f"goal (256x256, median overhead <= 2 ms): {goal[0]['overhead_ms']:.3f} ms -> {'met' if ok else 'NOT met'}"
+        )
     return 0
 
 

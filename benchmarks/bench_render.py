@@ -75,27 +75,43 @@ def _run_steps(env, renderer, q0, min_steps: int, min_seconds: float, start_step
     return steps, elapsed
 
 
-def bench_preset(task, preset, mode, cameras, size, repeats, min_steps, min_seconds) -> dict:
-    t0 = time.perf_counter()
-    env, renderer, q0 = _make_env(task, preset, cameras, size, mode)
-    build_s = time.perf_counter() - t0
-    _run_steps(env, renderer, q0, 2, 0.0, 0)  # warm-up: GL context, first uploads
-    rates = []
-    for r in range(repeats):
-        n, s = _run_steps(env, renderer, q0, min_steps, min_seconds, 1000 * (r + 1))
-        rates.append(n / s)
+def _visual_faces(model) -> int:
+    """Mesh faces drawn per image by the visual geoms (groups 0-2)."""
     import mujoco
 
-    model = env.unwrapped.model
-    faces = int(sum(model.mesh_facenum[model.geom_dataid[g]] for g in range(model.ngeom)
-                    if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and model.geom_group[g] < 3))
-    if renderer is not None:
-        renderer.close()
-    env.close()
-    return {
-        "preset": preset, "mode": mode, "steps_per_s": statistics.median(rates), "rates": rates,
-        "frames_per_s": statistics.median(rates) * len(cameras), "build_s": build_s, "visual_faces": faces,
-    }
+    return int(sum(model.mesh_facenum[model.geom_dataid[g]] for g in range(model.ngeom)
+                   if model.geom_type[g] == mujoco.mjtGeom.mjGEOM_MESH and model.geom_group[g] < 3))
+
+
+def bench(task, configs, cameras, size, repeats, min_steps, min_seconds) -> list[dict]:
+    """All (preset, mode) configurations, their repeats interleaved so that a change in machine load
+    (the CPU may be shared) hits every configuration alike; medians over repeats."""
+    runs = []
+    for preset, mode in configs:
+        t0 = time.perf_counter()
+        env, renderer, q0 = _make_env(task, preset, cameras, size, mode)
+        build_s = time.perf_counter() - t0
+        _run_steps(env, renderer, q0, 1, 0.0, 0)  # warm-up: GL context, first uploads
+        runs.append({"preset": preset, "mode": mode, "env": env, "renderer": renderer, "q0": q0,
+                     "build_s": build_s, "rates": []})
+    for r in range(repeats):
+        for run in runs:
+            n, s = _run_steps(run["env"], run["renderer"], run["q0"], min_steps, min_seconds, 1000 * (r + 1))
+            run["rates"].append(n / s)
+        print(f"  repeat {r + 1}/{repeats}: " + ", ".join(
+            f"{run['preset']}/{run['mode']} {run['rates'][-1]:.1f}" for run in runs), flush=True)
+    results = []
+    for run in runs:
+        median = statistics.median(run["rates"])
+        results.append({
+            "preset": run["preset"], "mode": run["mode"], "steps_per_s": median, "rates": run["rates"],
+            "frames_per_s": median * len(cameras), "build_s": run["build_s"],
+            "visual_faces": _visual_faces(run["env"].unwrapped.model),
+        })
+        if run["renderer"] is not None:
+            run["renderer"].close()
+        run["env"].close()
+    return results
 
 
 def save_images(directory: Path, task: str, presets, cameras, size) -> list[Path]:
@@ -114,7 +130,7 @@ def save_images(directory: Path, task: str, presets, cameras, size) -> list[Path
         for cam, img in obs["pixels"].items():
             path = directory / f"{preset}_{cam}.png"
             tmp = path.with_suffix(".tmp.png")
-            Image.fromarray(img).quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(tmp, optimize=True)
+            Image.fromarray(img).save(tmp, optimize=True, compress_level=9)
             os.replace(tmp, path)
             written.append(path)
         env.close()
@@ -131,12 +147,14 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--min-steps", type=int, default=5, help="env steps per repeat, at least")
     p.add_argument("--min-seconds", type=float, default=2.0, help="seconds per repeat, at least")
-    p.add_argument("--quick", action="store_true", help="3 repeats of >= 0.5 s (for CI and a first look)")
+    p.add_argument("--quick", action="store_true",
+                   help="3 repeats of >= 0.5 s each (a first look, ~1 min on 2 software-GL cores)")
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--save-images", type=Path, help="write <preset>_<camera>.png of every preset here")
+    p.add_argument("--images-only", action="store_true", help="with --save-images: skip the timing")
     args = p.parse_args(argv)
     if args.quick:
-        args.repeats, args.min_steps, args.min_seconds = 3, 2, 0.5
+        args.repeats, args.min_steps, args.min_seconds = 3, 1, 0.5
     presets = [s for s in args.presets.split(",") if s]
     modes = [s for s in args.modes.split(",") if s]
     cameras = tuple(c for c in args.cameras.split(",") if c)
@@ -144,15 +162,15 @@ def main(argv=None) -> int:
         if mode not in ("env", "render_all"):
             p.error(f"unknown mode {mode!r}")
 
-    results = []
-    for preset in presets:
-        for mode in modes:
-            if mode == "render_all" and preset == "full" and "env" in modes:
-                continue  # the baseline is the plain env
-            res = bench_preset(args.task, preset, mode, cameras, args.size, args.repeats, args.min_steps,
-                               args.min_seconds)
-            results.append(res)
-            print(f"  {preset:7s} {mode:10s} {res['steps_per_s']:9.2f} env-steps/s", flush=True)
+    if args.images_only:
+        if not args.save_images:
+            p.error("--images-only needs --save-images DIR")
+        for path in save_images(args.save_images, args.task, presets, cameras, args.size):
+            print("wrote", path)
+        return 0
+    configs = [(preset, mode) for preset in presets for mode in modes
+               if not (mode == "render_all" and preset == "full" and "env" in modes)]  # baseline: plain env
+    results = bench(args.task, configs, cameras, args.size, args.repeats, args.min_steps, args.min_seconds)
 
     from so101_sim.mujoco.rendering import gl_info
 
@@ -163,7 +181,8 @@ def main(argv=None) -> int:
     print(f"GL: backend={info['backend']} renderer={info['renderer']!r} software={info['software']}")
     print(f"task={args.task} cameras={len(cameras)}x{args.size}x{args.size} repeats={args.repeats} "
           f"cpus={os.cpu_count()} load1={load:.1f}")
-    header = f"{'preset':8s} {'mode':11s} {'faces':>7s} {'env-steps/s':>12s} {'frames/s':>9s} {'ms/step':>8s} {'vs full':>8s}"
+    header = (f"{'preset':8s} {'mode':11s} {'faces':>7s} {'env-steps/s':>12s} {'frames/s':>9s} {'ms/step':>8s} "
+              f"{'vs full':>8s}")
     print(header)
     print("-" * len(header))
     for r in results:

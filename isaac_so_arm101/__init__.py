@@ -78,7 +78,7 @@ def register() -> None:
             disable_env_checker=True,
             kwargs={
                 "env_cfg_entry_point": f"isaac_so_arm101.env_cfg:{_RL_ENTRY[task_id]}",
-                "vla_env_cfg_entry_point": f"isaac_so_arm101:make_task_cfg",
+                "vla_env_cfg_entry_point": "isaac_so_arm101:make_task_cfg",
             },
         )
 

@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import math
 
-from so101_sim.isaac.isaaclab_api import il
-from so101_sim.tasks import CUBE_HALF, get_task
-
 from isaac_so_arm101 import mdp
 from isaac_so_arm101.robots import ROBOTS, RobotSpec
+from so101_sim.isaac.isaaclab_api import il
+from so101_sim.tasks import CUBE_HALF, get_task
 
 PHYSICS_DT = 1.0 / 120.0
 DECIMATION = 4  # 30 Hz control

@@ -183,14 +183,18 @@ def image_to_policy_tensor_layout(image: np.ndarray) -> np.ndarray:
 
 
 def lerobot_policy_frame(
-    images: dict[str, np.ndarray], state: np.ndarray | None, task: str | list[str]
+    images: dict[str, np.ndarray],
+    state: np.ndarray | None,
+    task: str | list[str],
+    env_state: np.ndarray | None = None,
 ) -> dict:
     """Batched observation arrays -> the batch a LeRobot policy pre-processor takes.
 
     ``images`` maps camera name (or a full ``observation.images.<cam>`` key) to uint8 (B, H, W, 3); ``state`` is
-    (B, D) in the policy's units. Returns torch tensors ``{"observation.images.<cam>": float (B, 3, H, W) in
-    [0, 1], "observation.state": float (B, D), "task": [str] * B}``: the same frame ``lerobot-eval`` builds
-    from an env observation (``preprocess_observation`` + ``add_envs_task``).
+    (B, D) in the policy's units; ``env_state`` (B, ...) becomes ``observation.environment_state``. Returns
+    torch tensors ``{"observation.images.<cam>": float (B, 3, H, W) in [0, 1], "observation.state": float
+    (B, D), "task": [str] * B}``: the same frame ``lerobot-eval`` builds from an env observation
+    (``preprocess_observation`` + ``add_envs_task``).
     """
     import torch
 
@@ -211,6 +215,12 @@ def lerobot_policy_frame(
             raise ValueError(f"state must be (B, D) with B={batch}, got {s.shape}")
         frame["observation.state"] = torch.from_numpy(np.ascontiguousarray(s))
         batch = s.shape[0]
+    if env_state is not None:
+        e = np.ascontiguousarray(env_state, dtype=np.float32)
+        if e.ndim < 2 or (batch is not None and e.shape[0] != batch):
+            raise ValueError(f"env_state must be (B, ...) with B={batch}, got {e.shape}")
+        frame["observation.environment_state"] = torch.from_numpy(e)
+        batch = e.shape[0]
     batch = 1 if batch is None else batch
     texts = [task] * batch if isinstance(task, str) else [str(t) for t in task]
     if len(texts) != batch:

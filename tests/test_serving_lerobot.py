@@ -19,11 +19,11 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 torch = pytest.importorskip("torch")
 
-from lerobot.configs.types import FeatureType, PolicyFeature  # noqa: E402
+from lerobot.configs.types import FeatureType, PolicyFeature
 
-from so101_sim import adapters  # noqa: E402
-from so101_sim.serving import EnvDescription, PolicyClient, PolicyServer, PolicyService, ProtocolMapping  # noqa: E402
-from so101_sim.serving.lerobot_policy import LeRobotChunkPolicy, load_policy  # noqa: E402
+from so101_sim import adapters
+from so101_sim.serving import EnvDescription, PolicyClient, PolicyServer, PolicyService, ProtocolMapping
+from so101_sim.serving.lerobot_policy import LeRobotChunkPolicy, load_policy
 
 REPO = Path(__file__).resolve().parents[1]
 H, W, CHUNK = 48, 64, 8
@@ -38,8 +38,16 @@ def tiny_act_dir(tmp_path_factory) -> Path:
 
     torch.manual_seed(0)
     cfg = ACTConfig(
-        device="cpu", chunk_size=CHUNK, n_action_steps=CHUNK, dim_model=32, n_heads=2, dim_feedforward=64,
-        n_encoder_layers=1, n_decoder_layers=1, use_vae=False, pretrained_backbone_weights=None,
+        device="cpu",
+        chunk_size=CHUNK,
+        n_action_steps=CHUNK,
+        dim_model=32,
+        n_heads=2,
+        dim_feedforward=64,
+        n_encoder_layers=1,
+        n_decoder_layers=1,
+        use_vae=False,
+        pretrained_backbone_weights=None,
         input_features={
             "observation.images.front": PolicyFeature(FeatureType.VISUAL, (3, H, W)),
             "observation.images.wrist": PolicyFeature(FeatureType.VISUAL, (3, H, W)),
@@ -77,7 +85,11 @@ class ServeProcess:
         env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "so101_sim.cli", "serve", "--port", "0", "--device", "cpu", *args],
-            cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
         self.lines: queue.Queue[str] = queue.Queue()
         self.output: list[str] = []
@@ -128,7 +140,9 @@ def test_served_tiny_act_matches_in_process_inference(tiny_act_dir):
     server = ServeProcess("--policy.path", str(tiny_act_dir), "--api-token", "tok")
     try:
         for fmt in ("nested", "flat"):
-            with PolicyClient("127.0.0.1", server.port, timeout_ms=30000, api_token="tok", mapping=ProtocolMapping(format=fmt)) as client:
+            with PolicyClient(
+                "127.0.0.1", server.port, timeout_ms=30000, api_token="tok", mapping=ProtocolMapping(format=fmt)
+            ) as client:
                 got = client.get_action_chunk(images, state, "lift")
                 np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
         with PolicyClient("127.0.0.1", server.port, timeout_ms=30000, api_token="tok") as client:
@@ -142,13 +156,12 @@ def test_served_tiny_act_matches_in_process_inference(tiny_act_dir):
 
 
 def test_serve_cli_rejects_a_directory_without_a_policy(tmp_path):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
-    r = subprocess.run(
-        [sys.executable, "-m", "so101_sim.cli", "serve", "--policy.path", str(tmp_path), "--port", "0", "--device", "cpu"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
-    )
-    assert r.returncode != 0
-    assert "is not a LeRobot pretrained policy directory (no config.json)" in r.stderr
+    from so101_sim.cli import main
+
+    with pytest.raises(FileNotFoundError, match="is not a LeRobot pretrained policy directory \\(no config.json\\)"):
+        main(["serve", "--policy.path", str(tmp_path), "--port", "0", "--device", "cpu"])
+    with pytest.raises(SystemExit):  # argparse: --policy.path and --policy.type are exclusive
+        main(["serve", "--policy.path", str(tmp_path), "--policy.type", "act"])
 
 
 def test_pretrained_directory_without_processors_is_refused(tiny_act_dir, tmp_path):
@@ -166,20 +179,34 @@ def test_fresh_policy_type_with_mapping_is_served_unchanged(tmp_path):
     )
     mapping = ProtocolMapping.from_file(mapping_file)
     policy = LeRobotChunkPolicy.from_type(
-        "act", "cpu", {"chunk_size": 5, "n_action_steps": 5, "dim_model": 16, "n_heads": 2, "dim_feedforward": 32,
-                       "n_encoder_layers": 1, "n_decoder_layers": 1, "use_vae": False, "pretrained_backbone_weights": None},
-        mapping, image_size=(32, 32),
+        "act",
+        "cpu",
+        {
+            "chunk_size": 5,
+            "n_action_steps": 5,
+            "dim_model": 16,
+            "n_heads": 2,
+            "dim_feedforward": 32,
+            "n_encoder_layers": 1,
+            "n_decoder_layers": 1,
+            "use_vae": False,
+            "pretrained_backbone_weights": None,
+        },
+        mapping,
+        image_size=(32, 32),
     )
     assert policy.features().cameras == {"observation.images.front": (32, 32)}
     rng = np.random.default_rng(5)
     img = rng.integers(0, 256, (1, 32, 32, 3), dtype=np.uint8)
     state = rng.normal(size=(1, 6)).astype(np.float32)
-    want = policy.predict_chunk({"observation.images.front": img}, state, ["t"])[:, :3]
+    env_state = rng.normal(size=(1, 13)).astype(np.float32)  # the so101 env type's cube pose + target
+    assert policy.features().env_state_shape == (13,)
+    want = policy.predict_chunk({"observation.images.front": img}, state, ["t"], env_state=env_state)[:, :3]
     server = PolicyServer(PolicyService(policy, mapping), "127.0.0.1", 0)
     thread = server.start_thread()
     try:
         with PolicyClient("127.0.0.1", server.port, timeout_ms=30000, mapping=mapping) as client:
-            got = client.get_action_chunk({"front": img}, state, "t")
+            got = client.get_action_chunk({"front": img}, state, "t", env_state=env_state)
             assert got.shape == (1, 3, 6)
             np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
             assert client.get_modality_config()["video"].modality_keys == ["top"]
@@ -189,26 +216,52 @@ def test_fresh_policy_type_with_mapping_is_served_unchanged(tmp_path):
     assert not thread.is_alive()
 
 
-def test_scripted_policy_type_is_served_when_registered():
+def _scripted_available() -> str | None:
     try:
-        import so101_sim.lerobot  # noqa: F401
         from lerobot.configs.policies import PreTrainedConfig
 
+        import so101_sim.lerobot  # noqa: F401
+
         PreTrainedConfig.get_choice_class("so101_scripted")
-    except Exception as e:  # the lead's registration is not in this checkout yet
-        pytest.skip(f"so101_scripted policy type not available: {e}")
-    policy = load_policy(policy_type="so101_scripted", device="cpu")
-    feats = policy.features()
-    service = PolicyService(policy)
-    server = PolicyServer(service, "127.0.0.1", 0)
+    except Exception as e:  # noqa: BLE001 - the registration may not be in this checkout
+        return str(e)
+    return None
+
+
+def test_scripted_policy_served_over_the_protocol_acts_like_the_expert():
+    """A served ``so101_scripted`` policy drives a real MuJoCo episode exactly as the expert does in-process."""
+    if (why := _scripted_available()) is not None:
+        pytest.skip(f"so101_scripted policy type not available: {why}")
+    import gymnasium as gym
+
+    from so101_sim.mujoco.expert import ScriptedExpert
+
+    server = PolicyServer(PolicyService(load_policy(policy_type="so101_scripted", cameras=[])), "127.0.0.1", 0)
     thread = server.start_thread()
+    env = gym.make("so101_sim/Lift-v0", cameras=())
     try:
-        with PolicyClient("127.0.0.1", server.port, timeout_ms=30000) as client:
-            cams = {ProtocolMapping.env_camera(k): hw or (64, 64) for k, hw in feats.cameras.items()}
-            assert client.check_compatibility(EnvDescription(cams, feats.state_dim or 6, feats.action_dim)) == []
+        with PolicyClient("127.0.0.1", server.port, timeout_ms=60000) as client:
+            env_desc = EnvDescription({}, state_dim=6, action_dim=6, env_state_dim=13)
+            assert client.check_compatibility(env_desc) == []
+            assert client.get_modality_config()["state"].modality_keys == ["single_arm", "gripper", "environment_state"]
+            client.reset()
+            expert = ScriptedExpert("Lift-v0", seed=0)
+            obs, _ = env.reset(seed=3)
+            for _ in range(40):
+                chunk = client.get_action_chunk(
+                    {}, obs["agent_pos"][None], env.unwrapped.task_description, env_state=obs["environment_state"][None]
+                )
+                want = expert.act(obs["agent_pos"], obs["environment_state"])
+                assert chunk.shape == (1, 1, 6)
+                np.testing.assert_allclose(chunk[0, 0], want, rtol=1e-5, atol=1e-4)
+                obs, *_ = env.step(chunk[0, 0])
+            client.kill_server()
+        thread.join(timeout=10)
+        assert not thread.is_alive()
     finally:
+        env.close()
         server.stop()
-        thread.join(timeout=5)
+        thread.join(timeout=10)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -220,8 +273,12 @@ def test_policy_frame_matches_lerobot_preprocess_observation():
     from lerobot.envs.utils import preprocess_observation
 
     images, state = _obs(batch=3, seed=7)
-    ours = adapters.lerobot_policy_frame(images, state, "pick up the cube")
-    theirs = preprocess_observation({"pixels": images, "agent_pos": state.astype(np.float64)})
+    env_state = np.random.default_rng(8).normal(size=(3, 13)).astype(np.float32)
+    ours = adapters.lerobot_policy_frame(images, state, "pick up the cube", env_state=env_state)
+    theirs = preprocess_observation(
+        {"pixels": images, "agent_pos": state.astype(np.float64), "environment_state": env_state}
+    )
+    assert "observation.environment_state" in theirs
     assert set(ours) == set(theirs) | {"task"}
     for k, v in theirs.items():
         assert ours[k].dtype == v.dtype and torch.equal(ours[k], v), k
@@ -236,7 +293,9 @@ def test_action_chunk_to_env_actions_clips_crops_and_converts_units():
     low, high = adapters.units_bounds("radians")
     chunk = np.zeros((2, 3, 32))  # SmolVLA-style padded actions
     chunk[..., :6] = [[0.0, 90.0, -30.0, 45.0, 720.0, 50.0]]  # lerobot units; wrist_roll far out of range
-    out = adapters.action_chunk_to_env_actions(chunk, action_dim=6, low=low, high=high, policy_units="lerobot", env_units="radians")
+    out = adapters.action_chunk_to_env_actions(
+        chunk, action_dim=6, low=low, high=high, policy_units="lerobot", env_units="radians"
+    )
     assert out.shape == (2, 3, 6) and out.dtype == np.float32
     np.testing.assert_allclose(out[0, 0, :4], np.deg2rad([0.0, 90.0, -30.0, 45.0]), rtol=1e-6)
     assert out[0, 0, 4] == pytest.approx(high[4], rel=1e-6)  # clipped

@@ -168,8 +168,14 @@ def test_wire_round_trips_arrays_and_modality_configs():
 
 
 def test_wire_reads_both_modality_config_encodings():
-    n15 = {"__ModalityConfig_class__": True, "as_json": json.dumps({"delta_indices": [0], "modality_keys": ["video.front"]})}
-    n16 = {"__ModalityConfig_class__": True, "as_json": {"delta_indices": [0, 1], "modality_keys": ["front"], "action_configs": None}}
+    n15 = {
+        "__ModalityConfig_class__": True,
+        "as_json": json.dumps({"delta_indices": [0], "modality_keys": ["video.front"]}),
+    }
+    n16 = {
+        "__ModalityConfig_class__": True,
+        "as_json": {"delta_indices": [0, 1], "modality_keys": ["front"], "action_configs": None},
+    }
     got = unpack(msgpack.packb({"a": n15, "b": n16}))
     assert got["a"] == ModalityConfig([0], ["video.front"])
     assert got["b"].delta_indices == [0, 1] and got["b"].extra == {"action_configs": None}
@@ -208,7 +214,10 @@ def test_mapping_files_yaml_and_json(tmp_path):
     m = ProtocolMapping.from_file(y)
     assert m.format == "flat" and m.resolved_envelope == "bare"
     assert m.resolved_language_key == "annotation.human.task_description"
-    assert [ProtocolMapping.image_key(c) for c in m.video.values()] == ["observation.images.front", "observation.images.wrist"]
+    assert [ProtocolMapping.image_key(c) for c in m.video.values()] == [
+        "observation.images.front",
+        "observation.images.wrist",
+    ]
     j = tmp_path / "m.json"
     j.write_text(json.dumps({"action": {"joints": 6}, "action_horizon": 2}))
     assert ProtocolMapping.from_file(j).action == {"joints": 6}
@@ -257,7 +266,9 @@ def test_client_renames_cameras_and_truncates_horizon_by_mapping():
     with running_server(mapping=srv_map) as server, client_for(server, mapping=cli_map) as client:
         parts = client.get_action_parts({"cam_high": images["front"], "cam_wrist": images["wrist"]}, state, "t")
         assert list(parts) == ["joints"] and parts["joints"].shape == (1, 2, 6)
-        np.testing.assert_allclose(client.get_action_chunk(images, state, "t"), expected_chunk(images["front"], state, ["t"])[:, :2], rtol=1e-6)
+        np.testing.assert_allclose(
+            client.get_action_chunk(images, state, "t"), expected_chunk(images["front"], state, ["t"])[:, :2], rtol=1e-6
+        )
 
 
 def test_compatibility_check_names_every_mismatch():
@@ -308,12 +319,31 @@ def _bad_requests():
         ("two frames", [spec_pack({"endpoint": "ping"}), b"extra"], "single-frame"),
         ("wrong endpoint", [spec_pack({"endpoint": "get_actoin", "data": {}})], "Unknown endpoint: 'get_actoin'"),
         ("wrong keys", [spec_pack({"endpoint": "get_action", "data": {"foo": 1}})], "neither nested"),
-        ("missing camera", [spec_pack({"endpoint": "get_action", "data": missing_cam})], "missing [\"video['wrist']\"]"),
+        (
+            "missing camera",
+            [spec_pack({"endpoint": "get_action", "data": missing_cam})],
+            "missing [\"video['wrist']\"]",
+        ),
         ("wrong shape", [spec_pack({"endpoint": "get_action", "data": wrong_shape})], "must have shape (B, T, 5)"),
-        ("wrong resolution", [spec_pack({"endpoint": "get_action", "data": wrong_res})], f"must have shape (B, T, {H}, {W}, 3)"),
+        (
+            "wrong resolution",
+            [spec_pack({"endpoint": "get_action", "data": wrong_res})],
+            f"must have shape (B, T, {H}, {W}, 3)",
+        ),
         ("wrong dtype", [spec_pack({"endpoint": "get_action", "data": wrong_dtype})], "must be uint8, got float32"),
         ("string state", [spec_pack({"endpoint": "get_action", "data": string_state})], "must be an ndarray, got str"),
-        ("bad npy", [msgpack.packb({"endpoint": "get_action", "data": {"video": {"front": {"__ndarray_class__": True, "as_npy": b"xx"}}}})], "not a valid .npy"),
+        (
+            "bad npy",
+            [
+                msgpack.packb(
+                    {
+                        "endpoint": "get_action",
+                        "data": {"video": {"front": {"__ndarray_class__": True, "as_npy": b"xx"}}},
+                    }
+                )
+            ],
+            "not a valid .npy",
+        ),
     ], good
 
 
@@ -373,7 +403,9 @@ def test_client_times_out_without_a_server_and_recovers_with_a_fresh_socket():
     client = PolicyClient("127.0.0.1", port, timeout_ms=200)
     try:
         t0 = time.monotonic()
-        with pytest.raises(PolicyServerError, match=rf"failed to connect to policy server at 127.0.0.1:{port} \(no reply within 200 ms"):
+        with pytest.raises(
+            PolicyServerError, match=rf"failed to connect to policy server at 127.0.0.1:{port} \(no reply within 200 ms"
+        ):
             client.call("ping")
         assert time.monotonic() - t0 < 2.0
         assert not client.ping()  # a second call on the replacement socket times out cleanly too
@@ -398,11 +430,16 @@ def test_server_survives_clients_that_vanish_mid_request():
         with socket.create_connection(("127.0.0.1", server.port)) as raw:
             raw.sendall(b"GET / HTTP/1.1\r\n\r\n" + bytes(range(256)))
         # Our client (timing out on purpose on a slow request) also abandons its request...
-        with client_for(server, timeout_ms=50) as impatient, pytest.raises(PolicyServerError, match="no reply within 50 ms"):
+        with (
+            client_for(server, timeout_ms=50) as impatient,
+            pytest.raises(PolicyServerError, match="no reply within 50 ms"),
+        ):
             impatient.get_action_chunk(images, state, "t")
         # ...and a well-behaved client is still served correctly.
         with client_for(server) as client:
-            np.testing.assert_allclose(client.get_action_chunk(images, state, "t"), expected_chunk(images["front"], state, ["t"]), rtol=1e-6)
+            np.testing.assert_allclose(
+                client.get_action_chunk(images, state, "t"), expected_chunk(images["front"], state, ["t"]), rtol=1e-6
+            )
         assert policy.calls >= 2
 
 
@@ -457,7 +494,10 @@ def test_spec_client_talks_to_our_server(fmt):
     with running_server() as server, spec_req_socket(server.port) as sock:
         assert spec_call(sock, {"endpoint": "ping"})["status"] == "ok"
         if fmt == "nested":  # GR00T N1.6 PolicyClient: envelope {"observation", "options"}, reply [action, info]
-            reply = spec_call(sock, {"endpoint": "get_action", "data": {"observation": _nested_obs(images, state, task), "options": None}})
+            reply = spec_call(
+                sock,
+                {"endpoint": "get_action", "data": {"observation": _nested_obs(images, state, task), "options": None}},
+            )
             assert isinstance(reply, list) and len(reply) == 2 and reply[1] == {}
             actions = reply[0]
             got = np.concatenate([actions["single_arm"], actions["gripper"]], axis=-1)
@@ -476,8 +516,13 @@ def test_spec_client_talks_to_our_server(fmt):
             got = np.concatenate([reply["action.single_arm"], reply["action.gripper"]], axis=-1)
             np.testing.assert_allclose(got, expected_chunk(images["front"][:1], state[:1], [task])[0], rtol=1e-6)
         # GR00T N1.6 sim wrapper: flat batched keys inside the N1.6 envelope, language under "task".
-        flat16 = {"video.front": images["front"][:, None], "video.wrist": images["wrist"][:, None],
-                  "state.single_arm": state[:, None, :5], "state.gripper": state[:, None, 5:], "task": [task, task]}
+        flat16 = {
+            "video.front": images["front"][:, None],
+            "video.wrist": images["wrist"][:, None],
+            "state.single_arm": state[:, None, :5],
+            "state.gripper": state[:, None, 5:],
+            "task": [task, task],
+        }
         actions, info = spec_call(sock, {"endpoint": "get_action", "data": {"observation": flat16, "options": None}})
         assert info == {} and actions["action.gripper"].shape == (2, T_ACT, 1)
         got = np.concatenate([actions["action.single_arm"], actions["action.gripper"]], axis=-1)
@@ -501,11 +546,19 @@ class SpecServer:
         self.thread.start()
 
     def modality(self):
-        keys = {"video": ["front", "wrist"], "state": ["single_arm", "gripper"], "action": ["single_arm", "gripper"], "language": ["task"]}
+        keys = {
+            "video": ["front", "wrist"],
+            "state": ["single_arm", "gripper"],
+            "action": ["single_arm", "gripper"],
+            "language": ["task"],
+        }
         out = {}
         for name, k in keys.items():
             body = {"delta_indices": list(range(3)) if name == "action" else [0], "modality_keys": k}
-            out[name] = {"__ModalityConfig_class__": True, "as_json": body if self.flavour == "n16" else json.dumps(body)}
+            out[name] = {
+                "__ModalityConfig_class__": True,
+                "as_json": body if self.flavour == "n16" else json.dumps(body),
+            }
         return out
 
     def loop(self) -> None:
@@ -568,3 +621,39 @@ def test_our_client_talks_to_a_spec_server(flavour, fmt):
         client.close()
         server.thread.join(timeout=5)
         assert not server.thread.is_alive()
+
+
+class EnvStatePolicy(ArithmeticPolicy):
+    """Also takes observation.environment_state (2, 3): adds its per-sample sum to every action value."""
+
+    def features(self) -> PolicyFeatures:
+        f = super().features()
+        f.env_state_shape = (2, 3)
+        return f
+
+    def predict_chunk(self, images, state, task, env_state=None):
+        assert env_state is not None and env_state.shape[1:] == (2, 3)
+        return super().predict_chunk(images, state, task) + env_state.sum(axis=(1, 2))[:, None, None]
+
+
+@pytest.mark.parametrize("fmt", ["nested", "flat"])
+def test_environment_state_travels_as_a_state_key(fmt):
+    images, state = make_obs(batch=2, seed=9)
+    env_state = np.arange(12, dtype=np.float32).reshape(2, 2, 3)
+    with running_server(EnvStatePolicy()) as server, client_for(server, mapping=ProtocolMapping(format=fmt)) as client:
+        assert client.get_modality_config()["state"].modality_keys == ["single_arm", "gripper", "environment_state"]
+        assert client.server_wants_env_state()
+        got = client.get_action_chunk(images, state, ["a", "b"], env_state=env_state)
+        want = expected_chunk(images["front"], state, ["a", "b"]) + env_state.sum(axis=(1, 2))[:, None, None]
+        np.testing.assert_allclose(got, want, rtol=1e-6)
+        with pytest.raises(PolicyServerError, match=r"missing \[.*environment_state"):
+            client.get_action_chunk(images, state, ["a", "b"])
+        env = EnvDescription({"front": (H, W), "wrist": (H, W)}, 6, 6, env_state_dim=6)
+        assert client.check_compatibility(env) == []
+        env.env_state_dim = None
+        assert "environment_state: the server needs it but the env provides none" in client.check_compatibility(env)
+    # A server that does not take it: the env may have one, nothing is sent and nothing is reported.
+    with running_server() as server, client_for(server) as client:
+        assert not client.server_wants_env_state()
+        env = EnvDescription({"front": (H, W), "wrist": (H, W)}, 6, 6, env_state_dim=13)
+        assert client.check_compatibility(env) == []

@@ -22,12 +22,12 @@ import torch
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from lerobot.configs.types import FeatureType, PolicyFeature  # noqa: E402
-from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig  # noqa: E402
-from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching  # noqa: E402
-from lerobot_policy_smolvla_tactile.configuration_smolvla_tactile import SmolVLATactileConfig  # noqa: E402
-from lerobot_policy_smolvla_tactile.local_smolvlm import image_size_of, write_local_smolvlm  # noqa: E402
-from lerobot_policy_smolvla_tactile.modeling_smolvla_tactile import (  # noqa: E402
+from lerobot.configs.types import FeatureType, PolicyFeature
+from lerobot.policies.smolvla.configuration_smolvla import SmolVLAConfig
+from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching
+from lerobot_policy_smolvla_tactile.configuration_smolvla_tactile import SmolVLATactileConfig
+from lerobot_policy_smolvla_tactile.local_smolvlm import image_size_of, write_local_smolvlm
+from lerobot_policy_smolvla_tactile.modeling_smolvla_tactile import (
     ArmHandEnhancedHead,
     SmolVLATactilePolicy,
 )
@@ -54,16 +54,16 @@ def _features() -> tuple[dict, dict]:
 
 def _config(cls, vlm: Path, **overrides):
     inputs, outputs = _features()
-    kwargs = dict(
-        vlm_model_name=str(vlm),
-        resize_imgs_with_padding=(image_size_of("tiny"),) * 2,
-        chunk_size=CHUNK,
-        n_action_steps=CHUNK,
-        num_steps=3,
-        device="cpu",
-        input_features=inputs,
-        output_features=outputs,
-    )
+    kwargs = {
+        "vlm_model_name": str(vlm),
+        "resize_imgs_with_padding": (image_size_of("tiny"),) * 2,
+        "chunk_size": CHUNK,
+        "n_action_steps": CHUNK,
+        "num_steps": 3,
+        "device": "cpu",
+        "input_features": inputs,
+        "output_features": outputs,
+    }
     kwargs.update(overrides)
     return cls(**kwargs)
 
@@ -191,7 +191,7 @@ def test_missing_or_misshapen_tactile_input_raises_naming_the_key(tiny_vlm):
 
 
 def test_config_rejects_a_dataset_without_the_tactile_feature(tiny_vlm):
-    inputs, outputs = _features()
+    inputs, _ = _features()
     del inputs[TACTILE_KEY]
     with pytest.raises(ValueError, match=re.escape(TACTILE_KEY)):
         SmolVLATactilePolicy(_config(SmolVLATactileConfig, tiny_vlm, use_tactile=True, input_features=inputs))
@@ -234,6 +234,12 @@ def test_arm_hand_losses_are_combined_and_supervised_on_their_indices_only(tiny_
     hidden = torch.randn(2, CHUNK, head.in_features)
     # E_arm / E_hand start at zero: the main head initially equals a plain linear head (and a stock checkpoint's).
     assert torch.equal(head(hidden), torch.nn.functional.linear(hidden, head.weight, head.bias))
+    # Once trained, the fused inference path equals the two-branch training path.
+    with torch.no_grad():
+        torch.nn.init.normal_(head.e_out.weight, std=0.05)
+    f_arm, f_hand = head.branch_features(hidden)
+    two_branch = torch.nn.functional.linear(hidden + f_arm + f_hand, head.weight, head.bias)
+    assert torch.allclose(head(hidden), two_branch, atol=1e-5) and not torch.allclose(f_arm, f_hand)
 
     batch = _batch()
     noise, time = _noise_time(3)
@@ -262,8 +268,10 @@ def test_arm_hand_losses_are_combined_and_supervised_on_their_indices_only(tiny_
     assert math.isclose(info["loss_hand"], expected_hand, rel_tol=1e-5)
 
     total.backward()
-    for module in (head.h_arm, head.h_hand, head.e_arm[-1], head.e_hand[-1]):
+    for module in (head.h_arm, head.h_hand, head.e_in, head.e_out):
         assert module.weight.grad is not None and module.weight.grad.abs().sum() > 0
+    arm_cols, hand_cols = head.e_out.weight.grad.split(head.hidden_dim, dim=1)
+    assert arm_cols.abs().sum() > 0 and hand_cols.abs().sum() > 0
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -289,7 +297,7 @@ def test_init_from_stock_checkpoint_loads_its_weights_and_new_modules_start_fres
         assert torch.equal(ours[key], value), key
     new_keys = set(ours) - set(theirs)
     assert any(k.startswith("model.tactile_embedding.") for k in new_keys)
-    assert any(k.startswith("model.action_out_proj.e_arm.") for k in new_keys)
+    assert any(k.startswith("model.action_out_proj.e_in.") for k in new_keys)
 
     # A saved tactile policy reloads its own weights even once the init_from checkpoint is gone.
     saved = tmp_path / "tactile_policy"
@@ -302,3 +310,132 @@ def test_init_from_stock_checkpoint_loads_its_weights_and_new_modules_start_fres
 
     with pytest.raises(FileNotFoundError, match="init_from"):
         SmolVLATactilePolicy(_config(SmolVLATactileConfig, tiny_vlm, init_from=str(tmp_path / "nowhere")))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Stock lerobot-train on a converted dataset, checkpoint reload, eval-style inference
+# ---------------------------------------------------------------------------------------------------------------
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+LOSS_RE = re.compile(r"step:(\d+) .*? loss:([0-9.]+)")
+
+
+def _write_isaaclab_demos(path: Path, demos: int = 2, steps: int = 16) -> None:
+    """Demos in Isaac Lab's HDF5 layout with the keys of the converter's default `franka_tactile` mapping."""
+    sys.path.insert(0, str(REPO_ROOT))
+    try:
+        from so101_sim.isaaclab_hdf5 import IsaacLabHDF5Writer
+    finally:
+        sys.path.remove(str(REPO_ROOT))
+    joints = np.arange(9)
+    with IsaacLabHDF5Writer(path, env_name="Isaac-Lift-Cube-Franka-Tactile-v0", env_args={"fps": 10}) as writer:
+        for demo in range(demos):
+            writer.begin_demo(seed=demo)
+            for t in range(steps):
+                x = 0.2 * t + demo
+                image = np.zeros((IMG, IMG, 3), np.uint8)
+                image[:, (2 * t) % IMG] = 255
+                image[(3 * t + 5 * demo) % IMG, :, 1] = 200
+                obs = {
+                    "joint_pos": np.sin(x + 0.3 * joints).astype(np.float32),
+                    "joint_vel": np.cos(x + 0.3 * joints).astype(np.float32),
+                    "gripper_pos": np.full(2, 0.04 * np.cos(x), np.float32),
+                    "ee_pos": np.array([0.4, 0.1 * np.sin(x), 0.2], np.float32),
+                    "ee_quat": np.array([1.0, 0.0, 0.0, 0.0], np.float32),
+                    "force_geometric_left": np.array([0.1 * t, -0.5, 2.0 + np.sin(x)], np.float32),
+                    "force_geometric_right": np.array([-0.1 * t, 0.5, 2.0 + np.cos(x)], np.float32),
+                    "rgb_table": image,
+                    "rgb_wrist": image[::-1].copy(),
+                }
+                writer.add_step(obs, np.sin(x + 0.3 * joints[:7]).astype(np.float32))
+            writer.end_demo(success=True)
+
+
+def _run(cmd: list[str], cwd: Path, env: dict, timeout: int) -> str:
+    proc = subprocess.run(cmd, check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, f"{cmd[0]} {cmd[1]} failed ({proc.returncode}):\n{output[-4000:]}"
+    return output
+
+
+def test_stock_lerobot_train_on_converted_dataset_then_reload_and_infer(tiny_vlm, tmp_path):
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", HF_LEROBOT_HOME=str(tmp_path / "hf_lerobot"), OMP_NUM_THREADS="1",
+        WANDB_MODE="disabled", TOKENIZERS_PARALLELISM="false",
+    )  # fmt: skip
+    hdf5 = tmp_path / "demos.hdf5"
+    _write_isaaclab_demos(hdf5)
+    _run(
+        [sys.executable, str(REPO_ROOT / "converters" / "hdf5_to_lerobot.py"), "--input", str(hdf5),
+         "--output-dir", str(tmp_path / "datasets"), "--repo-id", "local/tactile_demo", "--no-progress"],
+        tmp_path, env, timeout=180,
+    )  # fmt: skip
+    dataset_root = tmp_path / "datasets" / "local" / "tactile_demo"
+    lerobot_train = Path(sys.executable).with_name("lerobot-train")
+    out_dir = tmp_path / "train"
+    log = _run(
+        [str(lerobot_train), f"--dataset.root={dataset_root}", "--dataset.repo_id=local/tactile_demo",
+         "--dataset.video_backend=pyav", "--policy.type=smolvla_tactile", "--policy.use_tactile=true",
+         "--policy.num_fingertips=2", "--policy.use_arm_hand_feature_enhancement=true",
+         "--policy.arm_indices=[0,1,2,3,4,5]", "--policy.hand_indices=[6]", "--policy.aux_loss_lambda=1.0",
+         "--policy.empty_cameras=1", f"--policy.vlm_model_name={tiny_vlm}", "--policy.resize_imgs_with_padding=[64,64]",
+         f"--policy.chunk_size={CHUNK}", f"--policy.n_action_steps={CHUNK}", "--policy.device=cpu",
+         "--policy.push_to_hub=false", "--policy.optimizer_lr=3e-3", "--policy.scheduler_warmup_steps=0",
+         "--wandb.enable=false", f"--output_dir={out_dir}", "--steps=30", "--batch_size=8", "--log_freq=5",
+         "--save_freq=30", "--num_workers=0", "--seed=0"],
+        tmp_path, env, timeout=400,
+    )  # fmt: skip
+    losses = [float(m.group(2)) for m in LOSS_RE.finditer(log)]
+    print("lerobot-train losses every 5 steps:", losses)
+    assert len(losses) == 6, log[-3000:]
+    assert all(math.isfinite(v) for v in losses)
+    first, last = losses[0], sum(losses[-2:]) / 2
+    assert last < 0.8 * first, f"loss did not fall while overfitting 32 frames: {losses}"
+
+    pretrained = out_dir / "checkpoints" / "last" / "pretrained_model"
+    from safetensors import safe_open
+
+    with safe_open(str(pretrained / "model.safetensors"), "pt") as f:
+        keys = set(f.keys())
+    assert any(k.startswith("model.tactile_embedding.") for k in keys)
+    assert any(k.startswith("model.action_out_proj.h_hand.") for k in keys)
+
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+    from lerobot.policies.factory import make_pre_post_processors
+
+    policy = SmolVLATactilePolicy.from_pretrained(pretrained)
+    assert policy.config.use_tactile and policy.config.use_arm_hand_feature_enhancement
+    assert policy.config.tactile_grid_shape == GRID
+    with safe_open(str(pretrained / "model.safetensors"), "pt") as f:
+        saved = f.get_tensor("model.tactile_embedding.resultant_mlp.0.weight")
+    assert torch.equal(policy.model.tactile_embedding.resultant_mlp[0].weight, saved)
+
+    # Inference the way lerobot-eval does it: saved processors, with eval's overrides, and the tactile grid
+    # arriving from the env as observation.environment_state.
+    preprocessor, postprocessor = make_pre_post_processors(
+        policy.config,
+        pretrained_path=str(pretrained),
+        preprocessor_overrides={
+            "device_processor": {"device": "cpu"},
+            "rename_observations_processor": {"rename_map": {"observation.environment_state": TACTILE_KEY}},
+        },
+    )
+    dataset = LeRobotDataset("local/tactile_demo", root=dataset_root, video_backend="pyav")
+    item = dataset[5]
+    obs = {k: item[k].unsqueeze(0) for k in ("observation.state", "observation.images.camera1",
+                                             "observation.images.camera2")}  # fmt: skip
+    obs["observation.environment_state"] = item[TACTILE_KEY].unsqueeze(0)
+    obs["task"] = [item["task"]]
+    batch = preprocessor(obs)
+    stats = dataset.meta.stats[TACTILE_KEY]
+    expected = (item[TACTILE_KEY] - torch.as_tensor(stats["mean"])) / (torch.as_tensor(stats["std"]) + 1e-8)
+    assert torch.allclose(batch[TACTILE_KEY][0], expected.float(), atol=1e-4)  # per force-axis normalisation
+    policy.reset()
+    action = postprocessor(policy.select_action(batch))
+    assert action.shape == (1, ACTION_DIM) and torch.isfinite(action).all()
+
+    # Without the rename the tactile input is missing: a clear error, not silent zeros.
+    preprocessor_no_rename, _ = make_pre_post_processors(policy.config, pretrained_path=str(pretrained))
+    policy.reset()
+    with pytest.raises(KeyError, match=re.escape(TACTILE_KEY)):
+        policy.select_action(preprocessor_no_rename(dict(obs)))

@@ -32,6 +32,10 @@ def _override(text: str) -> tuple[str, object]:
         return key, value
 
 
+def _camera_list(text: str) -> list[str]:
+    return [] if text.strip().lower() in ("", "none") else [c.strip() for c in text.split(",") if c.strip()]
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--policy.path", dest="policy_path", help="pretrained policy directory (or Hub repo id)")
@@ -39,27 +43,51 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--policy.type", dest="policy_type", help="a registered policy type, built fresh (e.g. so101_scripted, act)"
     )
     parser.add_argument(
-        "--policy.override", dest="policy_overrides", type=_override, action="append", default=[],
-        metavar="KEY=VALUE", help="config field for --policy.type (JSON value), repeatable",
+        "--policy.override",
+        dest="policy_overrides",
+        type=_override,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config field for --policy.type (JSON value), repeatable",
     )
-    parser.add_argument("--policy.device", "--device", dest="device", default=None, help="cpu, cuda, cuda:1 (default: cuda if available)")
+    parser.add_argument(
+        "--policy.device",
+        "--device",
+        dest="device",
+        default=None,
+        help="cpu, cuda, cuda:1 (default: cuda if available)",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1; 0.0.0.0 = all)")
     parser.add_argument("--port", type=int, default=5555, help="TCP port (default 5555; 0 = pick a free one)")
     parser.add_argument(
-        "--api-token", default=os.environ.get(TOKEN_ENV),
+        "--api-token",
+        default=os.environ.get(TOKEN_ENV),
         help=f"require this token in every request (default: ${TOKEN_ENV}, else none)",
     )
     parser.add_argument("--mapping", default=None, help="observation/action mapping file (YAML or JSON)")
     parser.add_argument(
-        "--image-size", type=_image_size, default=(256, 256), metavar="HxW",
+        "--image-size",
+        type=_image_size,
+        default=(256, 256),
+        metavar="HxW",
         help="camera resolution of a fresh --policy.type policy that declares no inputs (default 256x256)",
+    )
+    parser.add_argument(
+        "--cameras",
+        type=_camera_list,
+        default=None,
+        help="env cameras of a fresh --policy.type policy, comma separated, or 'none' "
+        "(default: the mapping's, else camera1,camera2,camera3)",
     )
     parser.add_argument("--max-message-mb", type=int, default=512, help="drop peers sending larger messages")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every bad request")
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     from so101_sim.serving.lerobot_policy import load_policy
     from so101_sim.serving.mapping import ProtocolMapping
     from so101_sim.serving.server import PolicyServer, PolicyService
@@ -71,8 +99,13 @@ def run(args: argparse.Namespace) -> int:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     mapping = ProtocolMapping.from_file(args.mapping) if args.mapping else ProtocolMapping()
     policy = load_policy(
-        path=args.policy_path, policy_type=args.policy_type, device=device,
-        overrides=dict(args.policy_overrides), mapping=mapping, image_size=args.image_size,
+        path=args.policy_path,
+        policy_type=args.policy_type,
+        device=device,
+        overrides=dict(args.policy_overrides),
+        mapping=mapping,
+        image_size=args.image_size,
+        cameras=args.cameras,
     )
     service = PolicyService(policy, mapping)
     server = PolicyServer(service, args.host, args.port, args.api_token, args.max_message_mb * 1024 * 1024)

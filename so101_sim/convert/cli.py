@@ -46,8 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (default), h264, hevc, auto")
     p.add_argument("--encoder-threads", type=int, default=None,
                    help="threads per camera encoder (default: let the codec use the machine)")
+    p.add_argument("--encoder-queue", type=int, default=None,
+                   help="frames queued per camera encoder (default: about 64 MiB worth, 30..256)")
     p.add_argument("--image-writer-threads", type=int, default=4, help="PNG writer threads for --images")
-    p.add_argument("--block-mb", type=int, default=64, help="memory for one block of camera frames (MiB)")
+    p.add_argument("--block-mb", type=int, default=32,
+                   help="memory for one block of camera frames (MiB; two blocks are in flight)")
+    p.add_argument("--read-threads", type=int, default=None,
+                   help="threads inflating gzip image chunks (default: one per core)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log more (including the encoder library)")
     return p
@@ -73,8 +78,10 @@ def main(argv: list[str] | None = None) -> int:
             grid_shape=args.grid_shape,
             vcodec=args.vcodec,
             encoder_threads=args.encoder_threads,
+            encoder_queue=args.encoder_queue,
             image_writer_threads=args.image_writer_threads,
             block_budget_mb=args.block_mb,
+            read_threads=args.read_threads,
             progress=not args.no_progress,
         )
         report = convert(opts)

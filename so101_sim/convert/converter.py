@@ -15,6 +15,7 @@ import logging
 import os
 import shutil
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,12 +27,12 @@ from so101_sim.convert import atomic
 from so101_sim.convert.errors import ConversionError, DemoError
 from so101_sim.convert.mapping import Mapping
 from so101_sim.convert.source import (
+    BlockReader,
     Schema,
     SourceFile,
     image_block_frames,
     inspect_demo,
     load_numeric,
-    read_images,
     tactile_grid_block,
 )
 
@@ -53,9 +54,10 @@ class ConvertOptions:
     grid_shape: tuple[int, int] | None = None
     vcodec: str = "libsvtav1"
     encoder_threads: int | None = None  # threads per camera encoder; None lets the codec decide
-    encoder_queue: int = 32  # frames queued per camera encoder
+    encoder_queue: int | None = None  # frames queued per camera encoder; None: about 64 MiB per camera
     image_writer_threads: int = 4  # PNG writers for --images
-    block_budget_mb: int = 64  # memory for one block of frames of all cameras
+    block_budget_mb: int = 32  # memory for one block of frames of all cameras (two blocks are in flight)
+    read_threads: int | None = None  # threads inflating gzip chunks; None: one per core
     progress: bool = True
 
     @property
@@ -205,13 +207,26 @@ def _check_episode_videos(dataset, schema: Schema, name: str, T: int, fps: int, 
             )
 
 
-def _write_demo(dataset, src: SourceFile, name: str, T: int, schema: Schema, task: str, block: int,
-                high_water: int, pbar: tqdm | None) -> None:
-    arrays = load_numeric(src, name, schema)
+def _start_block(reader: BlockReader, schema: Schema, name: str, b0: int, b1: int) -> dict:
+    return {cam.feature: reader.submit(name, cam.key, b0, b1) for cam, _ in schema.cameras}
+
+
+def _write_demo(dataset, reader: BlockReader, name: str, T: int, schema: Schema, task: str, block: int,
+                high_water: int, pbar: tqdm | None, first: dict | None, next_demo: tuple[str, int] | None
+                ) -> dict | None:
+    """Feed one demo to the dataset and save it as an episode.
+
+    ``first`` is this demo's already-started first block (or None); the next demo's first block is started
+    before ``save_episode()`` so that it inflates while lerobot writes parquet and stats. Returns it.
+    """
+    arrays = load_numeric(reader.src, name, schema)
     tactile = schema.tactile
-    for b0 in range(0, T, block):
-        b1 = min(T, b0 + block)
-        images = {cam.feature: read_images(src, name, cam.key, b0, b1) for cam, _ in schema.cameras}
+    blocks = [(b0, min(T, b0 + block)) for b0 in range(0, T, block)]
+    pending = first if first is not None else _start_block(reader, schema, name, *blocks[0])
+    for k, (b0, b1) in enumerate(blocks):
+        images = {feat: wait() for feat, wait in pending.items()}
+        if k + 1 < len(blocks):
+            pending = _start_block(reader, schema, name, *blocks[k + 1])  # inflates while this one encodes
         grids = tactile_grid_block(tactile, arrays, b0, b1) if tactile else None
         for i in range(b1 - b0):
             frame: dict[str, Any] = {feat: values[b0 + i] for feat, values in arrays.vectors.items()}
@@ -226,13 +241,23 @@ def _write_demo(dataset, src: SourceFile, name: str, T: int, schema: Schema, tas
         del images
         if pbar is not None:
             pbar.update(b1 - b0)
+    upcoming = None
+    if next_demo is not None:
+        upcoming = _start_block(reader, schema, next_demo[0], 0, min(block, next_demo[1]))
     dataset.save_episode()
+    return upcoming
+
+
+def _encoder_queue(opts: ConvertOptions, schema: Schema) -> int:
+    """Frames each camera encoder may queue: enough to keep encoding while ``save_episode`` runs (~64 MiB)."""
+    if opts.encoder_queue is not None:
+        return max(2, opts.encoder_queue)
+    frame_bytes = max((int(np.prod(shape)) for _, shape in schema.cameras), default=1)
+    return int(np.clip((64 << 20) // frame_bytes, 30, 256))
 
 
 def convert(opts: ConvertOptions) -> ConversionReport:
     """Run one conversion. Raises :class:`ConversionError` (nothing at the target) or returns a report."""
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset  # heavy import, only when converting
-
     t0 = time.perf_counter()
     target = opts.target
     if (target.exists() or target.is_symlink()) and not opts.overwrite:
@@ -250,10 +275,18 @@ def convert(opts: ConvertOptions) -> ConversionReport:
         features = schema.features(opts.use_videos)
         block = image_block_frames(schema, opts.block_budget_mb << 20, src, selected[0][0])
 
+        from lerobot.datasets.lerobot_dataset import LeRobotDataset  # heavy: only once the input checked out
+
+        t0 = time.perf_counter()  # conversion time, without the ~5-10 s of importing torch and lerobot
+
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic.remove_stale_partials(target)
         work = atomic.partial_path(target)
         dataset = None
+        queue_size = _encoder_queue(opts, schema)
+        pool = ThreadPoolExecutor(max_workers=opts.read_threads or os.cpu_count() or 2,
+                                  thread_name_prefix="hdf5-inflate")
+        reader = BlockReader(src, pool)
         try:
             with atomic.sigterm_as_interrupt():
                 dataset = LeRobotDataset.create(
@@ -266,16 +299,20 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                     image_writer_threads=0 if opts.use_videos else opts.image_writer_threads,
                     vcodec=opts.vcodec,
                     streaming_encoding=opts.use_videos,
-                    encoder_queue_maxsize=opts.encoder_queue,
+                    encoder_queue_maxsize=queue_size,
                     encoder_threads=opts.encoder_threads,
                 )
                 total = sum(T for _, T in selected)
                 pbar = tqdm(total=total, unit="frame", desc="converting", disable=not opts.progress, smoothing=0.05)
                 skipped_during_write: dict[str, str] = {}
                 try:
-                    for name, T in selected:
+                    upcoming = None
+                    for k, (name, T) in enumerate(selected):
+                        next_demo = selected[k + 1] if k + 1 < len(selected) else None
                         try:
-                            _write_demo(dataset, src, name, T, schema, task, block, opts.encoder_queue - 1, pbar)
+                            first, upcoming = upcoming, None
+                            upcoming = _write_demo(dataset, reader, name, T, schema, task, block, queue_size - 1,
+                                                   pbar, first, next_demo)
                         except DemoError as err:
                             if not opts.skip_bad:
                                 raise
@@ -308,6 +345,8 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                     dataset.stop_image_writer()
             shutil.rmtree(work, ignore_errors=True)
             raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     finally:
         src.close()
     report.outcomes.sort(key=lambda o: int(o.demo.rsplit("_", 1)[-1]))

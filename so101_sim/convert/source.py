@@ -6,8 +6,10 @@ demo, and image datasets are read in blocks of frames.
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -371,6 +373,68 @@ def tactile_grid_block(schema: TactileSchema, arrays: DemoArrays, b0: int, b1: i
 
 def read_images(src: SourceFile, name: str, key: str, b0: int, b1: int) -> np.ndarray:
     return _read(src, name, key, np.s_[b0:b1])
+
+
+def _deflate_only(ds: h5py.Dataset) -> bool:
+    """True when the dataset is chunked and gzip (deflate) is its only filter: chunks can be inflated by zlib."""
+    if ds.chunks is None:
+        return False
+    plist = ds.id.get_create_plist()
+    codes = [plist.get_filter(i)[0] for i in range(plist.get_nfilters())]
+    return codes == [h5py.h5z.FILTER_DEFLATE]
+
+
+class BlockReader:
+    """Reads blocks of frames of gzip image datasets with the inflating done in a thread pool.
+
+    h5py holds the GIL while it decompresses, which would stall lerobot's encoder threads (they need the GIL
+    between frames). Here each chunk is fetched raw (``read_direct_chunk``) and inflated by ``zlib``, which
+    releases the GIL, so reading runs on other cores in parallel with encoding. Datasets with other filters or
+    none are read through h5py as usual.
+    """
+
+    def __init__(self, src: SourceFile, pool) -> None:
+        self.src = src
+        self.pool = pool
+
+    def submit(self, name: str, key: str, b0: int, b1: int):
+        """Start reading frames ``[b0, b1)`` of ``key``; returns a function that waits and returns the array."""
+        ds = self.src.data[name][key]
+        if not _deflate_only(ds):
+            future = self.pool.submit(read_images, self.src, name, key, b0, b1)
+            return future.result
+        out = np.empty((b1 - b0, *ds.shape[1:]), dtype=ds.dtype)
+        chunks, shape = ds.chunks, ds.shape
+        ranges = [range(b0 // chunks[0] * chunks[0], b1, chunks[0])]
+        ranges += [range(0, shape[d], chunks[d]) for d in range(1, ds.ndim)]
+        futures = [self.pool.submit(self._inflate, ds, offset, out, b0, b1) for offset in itertools.product(*ranges)]
+
+        def result() -> np.ndarray:
+            try:
+                for f in futures:
+                    f.result()
+            except (OSError, RuntimeError, ValueError, zlib.error) as exc:
+                for f in futures:
+                    f.cancel()
+                raise DemoError(self.src.path, name, f"unreadable data (corrupt or truncated file): {exc}",
+                                key=key) from exc
+            return out
+
+        return result
+
+    @staticmethod
+    def _inflate(ds: h5py.Dataset, offset: tuple[int, ...], out: np.ndarray, b0: int, b1: int) -> None:
+        mask, raw = ds.id.read_direct_chunk(offset)
+        data = raw if mask & 1 else zlib.decompress(raw)  # bit 0 set: the deflate filter was skipped
+        chunk = np.frombuffer(data, dtype=ds.dtype).reshape(ds.chunks)
+        t0, t1 = max(b0, offset[0]), min(b1, offset[0] + ds.chunks[0])
+        src_sel = [slice(t0 - offset[0], t1 - offset[0])]
+        dst_sel = [slice(t0 - b0, t1 - b0)]
+        for d in range(1, ds.ndim):
+            n = min(ds.chunks[d], ds.shape[d] - offset[d])
+            src_sel.append(slice(0, n))
+            dst_sel.append(slice(offset[d], offset[d] + n))
+        out[tuple(dst_sel)] = chunk[tuple(src_sel)]
 
 
 def image_block_frames(schema: Schema, budget_bytes: int = 64 << 20, src: SourceFile | None = None,

@@ -36,7 +36,7 @@ def make_vector_env(
     *,
     units: str = "lerobot",
     cameras: Sequence[str] = ("camera1", "camera2"),
-    image_size: tuple[int, int] = (256, 256),
+    image_size: tuple[int, int] | int = (256, 256),
     episode_length: int | None = None,
     robot_name: str = "robot",
     ee_link_name: str | None = "gripper_link",
@@ -49,7 +49,7 @@ def make_vector_env(
     """An Isaac Lab SO-ARM task as a lerobot-eval VectorEnv with ``num_envs`` worlds.
 
     ``cameras``: any of ``camera1`` (front, above the workspace) and ``camera2`` (wrist); only those are rendered.
-    ``image_size``: (height, width). ``episode_length``: control steps (30 Hz), None keeps the task's.
+    ``image_size``: (height, width), or one int for square images. ``episode_length``: control steps (30 Hz), None keeps the task's.
     ``ee_link_name``: a body of the robot; SO-101 link names also work for the SO-100 (``gripper_link`` ->
     ``gripper``). None means the task's tool frame. ``launch_app=True`` starts Isaac Sim with ``headless`` and
     ``device``; otherwise the caller must have started it (AppLauncher) before this call.
@@ -57,6 +57,8 @@ def make_vector_env(
     from so101_sim.adapters import check_units
 
     check_units(units)
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
     unknown = [c for c in cameras if c not in CAMERAS]
     if unknown:
         raise ValueError(f"unknown camera(s) {unknown}; the Isaac tasks have {list(CAMERAS)}")

@@ -35,9 +35,11 @@ Install, then run this project with Isaac Lab's Python:
   1. Install Isaac Lab 2.3 (https://isaac-sim.github.io/IsaacLab/main/source/setup/installation/):
        pip install "isaacsim[all,extscache]==5.1.0" --extra-index-url https://pypi.nvidia.com
        git clone -b v2.3.2 https://github.com/isaac-sim/IsaacLab && cd IsaacLab && ./isaaclab.sh --install
-  2. Install this project into that Python:  ./isaaclab.sh -p -m pip install -e /path/to/so101-sim
-  3. Run, e.g.:  ./isaaclab.sh -p -m so101_sim.cli run --backend isaac --task Isaac-SO-ARM101-Lift-Cube-v0
-See docs/isaac.md for the lerobot/isaaclab dependency pins that must be reconciled."""
+  2. Install lerobot 0.4.4 and this project into that Python. isaaclab and lerobot pin numpy and packaging
+     incompatibly, so follow the recipe in docs/isaac.md ("Dependency conflicts"), ending with:
+       ./isaaclab.sh -p -m pip install --no-deps -e /path/to/so101-sim
+  3. Set SO101_URDF (and SO100_URDF) to TheRobotStudio's URDFs, then run, e.g.:
+       ./isaaclab.sh -p -m so101_sim.cli run --backend isaac --task Isaac-SO-ARM101-Lift-Cube-v0"""
 
 
 class IsaacLabNotInstalledError(ImportError):
@@ -79,7 +81,9 @@ def _n(module: str, qualname: str, kind: Kind, members: str = "", params: dict[s
 _ASSET_INIT = "pos rot"
 _MDP = "isaaclab.envs.mdp"
 
-# alias -> name. Aliases are what code writes after ``il.``; the stand-in exports the same aliases.
+# alias -> name. Aliases are what code writes after ``il.``; the stand-in exports the same aliases. Some members
+# are read by Isaac Lab's own terms that our configs use (``episode_length_buf`` by ``time_out``,
+# ``CameraData.output`` by ``image``): listed so the stand-in mimics them and the source check covers them.
 NAMES: dict[str, ApiName] = {
     # ---- application and environment (so101_sim.isaac) ---------------------------------------------------
     "AppLauncher": _n("isaaclab.app", "AppLauncher", "class", "app",
@@ -185,7 +189,6 @@ NAMES: dict[str, ApiName] = {
     "mdp_joint_pos_rel": _n(_MDP, "joint_pos_rel", "function", params={"": "env asset_cfg"}),
     "mdp_joint_vel_rel": _n(_MDP, "joint_vel_rel", "function", params={"": "env asset_cfg"}),
     "mdp_last_action": _n(_MDP, "last_action", "function", params={"": "env"}),
-    "mdp_generated_commands": _n(_MDP, "generated_commands", "function", params={"": "env command_name"}),
     "mdp_image": _n(_MDP, "image", "function", params={"": "env sensor_cfg data_type normalize"}),
     "mdp_time_out": _n(_MDP, "time_out", "function", params={"": "env"}),
     "mdp_action_rate_l2": _n(_MDP, "action_rate_l2", "function", params={"": "env"}),
@@ -244,8 +247,14 @@ def load(alias: str) -> Any:
             raise ImportError(
                 f"importing {entry.module} failed: {exc}. Isaac Lab modules import Isaac Sim; start the app first "
                 "(so101_sim.isaac.app.launch_app or make_vector_env(..., launch_app=True))") from exc
-        for part in entry.qualname.split("."):
-            obj = getattr(obj, part)
+        for i, part in enumerate(entry.qualname.split(".")):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError:
+                if i:
+                    raise
+                # the pip wheel registers ``isaaclab.app.AppLauncher`` in sys.modules instead of as an attribute
+                obj = importlib.import_module(f"{entry.module}.{part}")
     _cache[alias] = obj
     return obj
 

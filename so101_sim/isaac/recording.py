@@ -8,7 +8,7 @@ group, so each demo holds::
     data/demo_<i>/obs/joint_pos            (T, 6)  radians          obs/joint_vel (T, 6) rad/s
     data/demo_<i>/obs/ee_pos, obs/ee_quat  (T, 3), (T, 4)  tool frame, env-local
     data/demo_<i>/obs/environment_state    (T, 13) so101_sim.tasks.ENV_STATE_NAMES
-    data/demo_<i>/obs/camera1, obs/camera2 (T, H, W, 3) uint8
+    data/demo_<i>/obs/front, obs/wrist     (T, H, W, 3) uint8 (camera1, camera2; the converter's so101 mapping)
     data/demo_<i>/initial_state, states, processed_actions
     attrs: data/demo_<i>.success from the task's ``success`` termination term (Isaac Lab's convention)
 
@@ -26,6 +26,9 @@ from typing import Any
 from so101_sim.isaac.isaaclab_api import il
 
 IMAGE_GROUP = "images"
+# Camera observation term -> the name in the HDF5 file, as converters/mappings/so101.yaml (and the MuJoCo
+# recorder) name them.
+RECORDED_CAMERA_NAMES = {"camera1": "front", "camera2": "wrist"}
 _IMAGES_RECORDER: type | None = None
 
 
@@ -39,7 +42,8 @@ def images_recorder_class() -> type:
                 obs = self._env.obs_buf
                 if IMAGE_GROUP not in obs:
                     return None, None
-                return "obs", obs[IMAGE_GROUP]
+                images = obs[IMAGE_GROUP]
+                return "obs", {RECORDED_CAMERA_NAMES.get(k, k): v for k, v in images.items()}
 
         _IMAGES_RECORDER = PreStepImageObservationsRecorder
     return _IMAGES_RECORDER

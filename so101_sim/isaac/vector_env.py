@@ -24,7 +24,7 @@ termination term at the terminal step.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -41,7 +41,7 @@ IMAGE_GROUP = "images"
 class IsaacNumpyEnv(gym.Env):
     """An Isaac Lab ``ManagerBasedRLEnv`` with numpy in and out (batched: every array has the world axis first)."""
 
-    metadata = {"render_modes": ["rgb_array"]}
+    metadata: ClassVar[dict] = {"render_modes": ["rgb_array"]}
 
     def __init__(self, env: Any, robot_name: str = "robot") -> None:
         self.isaac_env = env
@@ -62,14 +62,14 @@ class IsaacNumpyEnv(gym.Env):
         return np.asarray(to_numpy(self.isaac_env.termination_manager.get_term(SUCCESS_TERM)), dtype=bool)
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
-        obs, extras = self.isaac_env.reset(seed=seed)
+        obs, _extras = self.isaac_env.reset(seed=seed)
         return to_numpy(obs), {"is_success": np.zeros(self.num_envs, dtype=bool)}
 
     def step(self, action: np.ndarray):
         import torch
 
         act = torch.as_tensor(np.asarray(action, dtype=np.float32), device=self.device)
-        obs, reward, terminated, truncated, extras = self.isaac_env.step(act)
+        obs, reward, terminated, truncated, _extras = self.isaac_env.step(act)
         info = {"is_success": self._success()}
         return (to_numpy(obs), np.asarray(to_numpy(reward), dtype=np.float32),
                 np.asarray(to_numpy(terminated), dtype=bool), np.asarray(to_numpy(truncated), dtype=bool), info)
@@ -154,7 +154,7 @@ class IsaacAsVectorEnv(gym.vector.SyncVectorEnv):
         self.render_camera = render_camera or (self.cameras[0] if self.cameras else None)
         self.metadata = {
             "render_modes": ["rgb_array"],
-            "render_fps": int(round(1.0 / float(env.step_dt))),
+            "render_fps": round(1.0 / float(env.step_dt)),
             "autoreset_mode": gym.vector.AutoresetMode.SAME_STEP,
         }
         self.render_mode = "rgb_array"

@@ -8,7 +8,7 @@
 zmq and msgpack are imported here; torch and lerobot only by :mod:`so101_sim.serving.lerobot_policy`.
 """
 
-from so101_sim.serving.client import EnvDescription, PolicyClient, PolicyServerError
+from so101_sim.serving.client import EnvDescription, LocalPolicyClient, PolicyClient, PolicyServerError
 from so101_sim.serving.mapping import ProtocolMapping
 from so101_sim.serving.server import ChunkPolicy, PolicyFeatures, PolicyServer, PolicyService
 from so101_sim.serving.wire import ModalityConfig, ProtocolError, pack, unpack
@@ -16,6 +16,7 @@ from so101_sim.serving.wire import ModalityConfig, ProtocolError, pack, unpack
 __all__ = [
     "ChunkPolicy",
     "EnvDescription",
+    "LocalPolicyClient",
     "ModalityConfig",
     "PolicyClient",
     "PolicyFeatures",

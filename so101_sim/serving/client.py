@@ -7,13 +7,13 @@ throws that socket away (``LINGER 0``, nothing left queued) and opens a fresh on
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Self
 
 import numpy as np
 import zmq
 
-from so101_sim.serving.mapping import ProtocolMapping, join_vector
+from so101_sim.serving.mapping import ProtocolMapping, join_vector, split_vector, split_vector_keys
 from so101_sim.serving.observation import decode_actions, encode_observation
 from so101_sim.serving.wire import ModalityConfig, ProtocolError, pack, unpack
 
@@ -29,9 +29,13 @@ class EnvDescription:
     cameras: dict[str, tuple[int, int]]  # env camera name -> (H, W)
     state_dim: int
     action_dim: int
+    env_state_dim: int | None = None  # values of environment_state per sample, when the env provides it
+    extra_state: dict[str, int] = field(default_factory=dict)  # other per-world vectors, e.g. {"ee_pos": 3}
 
 
 class PolicyClient:
+    """One REQ connection to a policy server. Not thread-safe: give each thread its own client."""
+
     def __init__(
         self,
         host: str = "127.0.0.1",
@@ -93,7 +97,9 @@ class PolicyClient:
         except ProtocolError as e:
             raise PolicyServerError(f"policy server at {self.address} sent an unreadable reply: {e}") from e
         if isinstance(reply, dict) and "error" in reply:
-            raise PolicyServerError(f"policy server at {self.address} answered {endpoint!r} with an error: {reply['error']}")
+            raise PolicyServerError(
+                f"policy server at {self.address} answered {endpoint!r} with an error: {reply['error']}"
+            )
         return reply
 
     def ping(self) -> bool:
@@ -145,14 +151,30 @@ class PolicyClient:
             raise PolicyServerError(f"policy server at {self.address}: {e}") from e
 
     def get_action_chunk(
-        self, images: dict[str, np.ndarray], state: np.ndarray, task: str | list[str]
+        self,
+        images: dict[str, np.ndarray],
+        state: np.ndarray,
+        task: str | list[str],
+        env_state: np.ndarray | None = None,
+        extra_state: dict[str, np.ndarray] | None = None,
     ) -> np.ndarray:
         """Env-camera images uint8 (B, H, W, 3) and state (B, D) -> action chunk float32 (B, T, D).
 
         Cameras are renamed env -> protocol with ``mapping.video``; the action keys are concatenated in
-        ``mapping.action`` order (or the reply's order when the mapping has none).
+        ``mapping.action`` order (or the reply's order when the mapping has none). ``env_state`` (B, ...) is
+        flattened per sample and sent as the state key(s) of ``mapping.environment_state`` (default one key,
+        ``environment_state``). ``extra_state`` adds protocol state keys as they are ((B, D) each, e.g. the
+        end-effector pose ``ee_pos`` for a policy that lists it).
         """
         m = self.mapping
+        state = np.asarray(state, dtype=np.float32)
+        parts = split_vector(state, m.state or split_vector_keys(state.shape[-1]), "state")
+        if env_state is not None:
+            env = np.asarray(env_state, dtype=np.float32)
+            env = env.reshape(env.shape[0], -1)
+            parts.update(split_vector(env, m.environment_state or {"environment_state": env.shape[1]}, "env_state"))
+        for key, value in (extra_state or {}).items():
+            parts[key] = np.asarray(value, dtype=np.float32).reshape(len(value), -1)
         if m.video:
             missing = [cam for cam in m.video.values() if ProtocolMapping.env_camera(cam) not in images]
             if missing:
@@ -160,7 +182,7 @@ class PolicyClient:
             video = {proto: images[ProtocolMapping.env_camera(cam)] for proto, cam in m.video.items()}
         else:
             video = dict(images)
-        parts = self.get_action_parts(video, state, task)
+        parts = self.get_action_parts(video, parts, task)
         if m.action:
             try:
                 return join_vector(parts, m.action).astype(np.float32)
@@ -169,13 +191,28 @@ class PolicyClient:
         return np.concatenate(list(parts.values()), axis=-1).astype(np.float32)
 
     # --- compatibility ----------------------------------------------------------------------------------------
+    @staticmethod
+    def _extras(env: EnvDescription, server_state_keys: list[str] | None) -> dict[str, int]:
+        """The env's extra vectors that the server lists among its state keys (they are sent as such)."""
+        return {k: d for k, d in env.extra_state.items() if k in (server_state_keys or [])}
+
+    def server_wants_env_state(self, modality: dict | None = None, feats: dict | None = None) -> bool:
+        """Whether to send the env's environment_state: the mapping names it, or the server lists it."""
+        if self.mapping.environment_state:
+            return True
+        feats = self.get_features() if feats is None else feats
+        if feats:
+            return bool(feats.get("environment_state"))
+        modality = self.get_modality_config() if modality is None else modality
+        mc = modality.get("state")
+        return isinstance(mc, ModalityConfig) and "environment_state" in mc.modality_keys
+
     def check_compatibility(self, env: EnvDescription) -> list[str]:
         """Compare the server's modality config (and shapes, when it reports them) with the env and mapping.
 
         Returns one line per mismatch (empty when compatible): cameras missing on either side, state and
         action keys and dimensions, image resolutions.
         """
-        m = self.mapping.with_defaults(list(env.cameras), env.state_dim, env.action_dim)
         problems: list[str] = []
         modality = self.get_modality_config()
         feats = self.get_features() or {}
@@ -184,11 +221,20 @@ class PolicyClient:
             mc = modality.get(name)
             return list(mc.modality_keys) if isinstance(mc, ModalityConfig) else None
 
+        wants_env = self.server_wants_env_state(modality, feats)
+        m = self.mapping.with_defaults(
+            list(env.cameras), env.state_dim, env.action_dim, env.env_state_dim if wants_env else None
+        )
+        if wants_env and not env.env_state_dim:
+            problems.append("environment_state: the server needs it but the env provides none")
+
         server_cams = keys("video")
         for proto, cam in (m.video or {}).items():
             env_cam = ProtocolMapping.env_camera(cam)
             if env_cam not in env.cameras:
-                problems.append(f"camera {proto!r}: the env has no camera {env_cam!r} (env cameras: {sorted(env.cameras)})")
+                problems.append(
+                    f"camera {proto!r}: the env has no camera {env_cam!r} (env cameras: {sorted(env.cameras)})"
+                )
             if server_cams is not None and proto not in server_cams:
                 problems.append(f"camera {proto!r}: the server does not take it (server cameras: {server_cams})")
             want = (feats.get("video") or {}).get(proto)
@@ -201,10 +247,16 @@ class PolicyClient:
             if cam not in (m.video or {}):
                 problems.append(f"camera {cam!r}: the server needs it but the env/mapping does not provide it")
 
-        for name, env_dim, split in (("state", env.state_dim, m.state), ("action", env.action_dim, m.action)):
-            split = split or {}
-            if sum(split.values()) != env_dim:
-                problems.append(f"{name}: the mapping {split} has {sum(split.values())} dims, the env has {env_dim}")
+        sections = (
+            ("state", env.state_dim, m.state or {}, {**m.all_state_keys, **self._extras(env, keys("state"))}),
+            ("environment_state", (env.env_state_dim or 0) if wants_env else 0, m.environment_state or {}, None),
+            ("action", env.action_dim, m.action or {}, m.action or {}),
+        )
+        for name, env_dim, own, split in sections:
+            if sum(own.values()) != env_dim:
+                problems.append(f"{name}: the mapping {own} has {sum(own.values())} dims, the env has {env_dim}")
+            if split is None:  # environment-state keys travel as state keys: compared with those
+                continue
             server_keys = keys(name)
             if server_keys is not None:
                 for k in split:
@@ -234,8 +286,44 @@ class PolicyClient:
         if not self._context.closed:
             self._context.term()
 
-    def __enter__(self) -> PolicyClient:
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class LocalPolicyClient(PolicyClient):
+    """The client API over an in-process :class:`~so101_sim.serving.server.PolicyService`.
+
+    Requests take the same path as over the network (layout, validation, mapping, the policy, the reply) minus
+    the socket and serialisation, so in-process and remote runs of one policy are comparable step for step.
+    """
+
+    def __init__(self, service: Any, mapping: ProtocolMapping | None = None) -> None:
+        self.host, self.port, self.timeout_ms, self.api_token = "in-process", 0, 0, None
+        self.mapping = mapping or ProtocolMapping()
+        self._endpoints = {"ping": lambda _d: {"status": "ok"}, **service.endpoints()}
+        self._socket = None
+
+    @property
+    def address(self) -> str:
+        return "in-process"
+
+    def _open_socket(self) -> None:  # no transport
+        return None
+
+    def call(self, endpoint: str, data: Any = None) -> Any:
+        handler = self._endpoints.get(endpoint)
+        if handler is None:
+            raise PolicyServerError(f"in-process policy: Unknown endpoint: {endpoint!r}")
+        try:
+            return handler(data or {})
+        except (ProtocolError, ValueError, KeyError, TypeError) as e:
+            raise PolicyServerError(f"in-process policy answered {endpoint!r} with an error: {endpoint}: {e}") from e
+
+    def kill_server(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None

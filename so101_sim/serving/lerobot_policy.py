@@ -4,7 +4,8 @@ Loading follows ``lerobot-eval``: the policy class is found by its registered ty
 pretrained directory/Hub id loads with ``PreTrainedPolicy.from_pretrained`` and its saved pre/post processors
 with ``make_pre_post_processors(cfg, pretrained_path=...)`` (the ``device_processor`` step is re-pointed at the
 serving device). ``--policy.type`` builds a fresh policy from its config (scripted or test policies); its
-inputs come from the config when it declares them, otherwise from the mapping and ``image_size``.
+inputs come from the config when it declares them, otherwise from the ``so101`` env type (as ``lerobot-eval``
+builds a policy for an env).
 
 Inference: the frame is built by :func:`so101_sim.adapters.lerobot_policy_frame` (the same frame
 ``lerobot-eval`` gives a policy), then pre-processor -> ``predict_action_chunk`` -> post-processor. Policies
@@ -38,7 +39,7 @@ def _import_project_policies() -> None:
         from lerobot.utils.import_utils import register_third_party_plugins
 
         register_third_party_plugins()
-    except Exception as e:  # plugin import problems must not stop serving a stock policy
+    except Exception as e:  # noqa: BLE001 - plugin import problems must not stop serving a stock policy
         log.debug("third-party LeRobot plugins not loaded: %s", e)
 
 
@@ -86,26 +87,30 @@ class LeRobotChunkPolicy:
         overrides: dict[str, Any] | None = None,
         mapping: ProtocolMapping | None = None,
         image_size: tuple[int, int] = (256, 256),
+        cameras: list[str] | None = None,
     ) -> LeRobotChunkPolicy:
-        """A fresh (untrained or scripted) policy of a registered type; inputs from its config or the mapping."""
-        from lerobot.configs.types import FeatureType, PolicyFeature
-        from lerobot.policies.factory import get_policy_class, make_policy_config, make_pre_post_processors
+        """A fresh (untrained or scripted) policy of a registered type.
+
+        A config that declares no inputs gets them as ``lerobot-eval`` gives them: ``make_policy(cfg,
+        env_cfg=...)`` with this project's ``so101`` env type (cameras at ``image_size``, ``observation.state``,
+        ``observation.environment_state``, a 6-dim joint action). ``cameras`` (env names) default to the
+        mapping's ``video`` values, else the env type's default cameras; ``[]`` means no cameras.
+        """
+        from lerobot.policies.factory import make_policy, make_policy_config, make_pre_post_processors
 
         _import_project_policies()
         cfg = make_policy_config(policy_type, device=device, **(overrides or {}))
         m = mapping or ProtocolMapping()
-        if not cfg.input_features:
-            cams = list((m.video or {"front": "front", "wrist": "wrist"}).values())
-            feats = {ProtocolMapping.image_key(c): PolicyFeature(FeatureType.VISUAL, (3, *image_size)) for c in cams}
-            feats["observation.state"] = PolicyFeature(FeatureType.STATE, (sum((m.state or {"s": 6}).values()),))
-            cfg.input_features = feats
-        if not cfg.output_features:
-            cfg.output_features = {
-                "action": PolicyFeature(FeatureType.ACTION, (sum((m.action or {"a": 6}).values()),))
-            }
-        policy = get_policy_class(cfg.type)(cfg)
-        policy.to(device)
-        pre, post = make_pre_post_processors(cfg, dataset_stats=None)
+        if cameras is None and m.video is not None:
+            cameras = [ProtocolMapping.env_camera(c) for c in m.video.values()]
+        if cfg.input_features:
+            from lerobot.policies.factory import get_policy_class
+
+            policy = get_policy_class(cfg.type)(cfg)
+            policy.to(device)
+        else:
+            policy = make_policy(cfg, env_cfg=_so101_env_config(cameras, image_size))
+        pre, post = make_pre_post_processors(policy.config, dataset_stats=None)
         return cls(policy, pre, post)
 
     # --- ChunkPolicy ------------------------------------------------------------------------------------------
@@ -117,15 +122,28 @@ class LeRobotChunkPolicy:
         if action is None:
             raise ValueError(f"policy {cfg.type!r} declares no action output feature")
         chunk = getattr(cfg, "n_action_steps", None) if self.uses_chunks else 1
-        return PolicyFeatures(cams, int(state.shape[0]) if state else None, int(action.shape[0]), chunk)
+        env = cfg.env_state_feature
+        return PolicyFeatures(
+            cams,
+            int(state.shape[0]) if state else None,
+            int(action.shape[0]),
+            chunk,
+            tuple(int(d) for d in env.shape) if env else None,
+        )
 
     def reset(self) -> None:
         self.policy.reset()
 
-    def predict_chunk(self, images: dict[str, np.ndarray], state: np.ndarray | None, task: list[str]) -> np.ndarray:
+    def predict_chunk(
+        self,
+        images: dict[str, np.ndarray],
+        state: np.ndarray | None,
+        task: list[str],
+        env_state: np.ndarray | None = None,
+    ) -> np.ndarray:
         import torch
 
-        batch = self.preprocessor(lerobot_policy_frame(images, state, task))
+        batch = self.preprocessor(lerobot_policy_frame(images, state, task, env_state=env_state))
         with torch.inference_mode():
             if self.uses_chunks:
                 actions = self.policy.predict_action_chunk(batch)
@@ -136,6 +154,23 @@ class LeRobotChunkPolicy:
                 actions = self.policy.select_action(batch)[:, None]
             actions = self.postprocessor(actions)
         return actions.detach().to("cpu", torch.float32).numpy()
+
+
+def _so101_env_config(cameras: list[str] | None, image_size: tuple[int, int]) -> Any:
+    """This project's ``so101`` env type config, whose features a fresh policy is built from."""
+    try:
+        from so101_sim.lerobot.env_config import SO101EnvConfig
+    except ImportError as e:
+        raise ImportError(
+            f"a fresh --policy.type policy takes its inputs from the so101 env type, which failed to import: {e}"
+        ) from e
+    kwargs: dict[str, Any] = {}
+    if cameras is not None:
+        kwargs["cameras"] = list(cameras)
+    env_cfg = SO101EnvConfig(**kwargs)
+    env_cfg.camera_sizes = {c: list(image_size) for c in env_cfg.cameras}
+    env_cfg.__post_init__()  # recompute the features with the sizes
+    return env_cfg
 
 
 def _base_predict_action_chunk():
@@ -151,6 +186,7 @@ def load_policy(
     overrides: dict[str, Any] | None = None,
     mapping: ProtocolMapping | None = None,
     image_size: tuple[int, int] = (256, 256),
+    cameras: list[str] | None = None,
 ) -> LeRobotChunkPolicy:
     """``--policy.path`` or ``--policy.type`` (exactly one) -> a served policy."""
     if bool(path) == bool(policy_type):
@@ -159,4 +195,4 @@ def load_policy(
         if overrides:
             raise ValueError("--policy.override only applies to --policy.type (a pretrained config is used as saved)")
         return LeRobotChunkPolicy.from_pretrained(path, device)
-    return LeRobotChunkPolicy.from_type(policy_type, device, overrides, mapping, image_size)
+    return LeRobotChunkPolicy.from_type(policy_type, device, overrides, mapping, image_size, cameras)

@@ -16,6 +16,8 @@ One mapping file (YAML or JSON) serves both sides, so a client and a server conf
     action:                   # protocol action key -> dims; concatenated in this order = the policy action vector
       single_arm: 5
       gripper: 1
+    environment_state: null   # protocol state key(s) -> dims forming observation.environment_state (e.g. the
+                              # cube pose a scripted policy needs: {environment_state: 13}); flattened per sample
     action_horizon: null      # server: truncate chunks to this many steps (null = the policy's full chunk)
 
 Leaving ``video``/``state``/``action`` out derives them from the policy (server) or the env (client); a 6-dim
@@ -42,9 +44,9 @@ NESTED_LANGUAGE_KEY = "task"
 FLAT_LANGUAGE_CANDIDATES = (FLAT_LANGUAGE_KEY, "task", "annotation.human.coarse_action")
 
 
-def split_vector_keys(dim: int) -> dict[str, int]:
-    """The default split of a state/action vector into protocol keys."""
-    return {"single_arm": 5, "gripper": 1} if dim == 6 else {"state": dim}
+def split_vector_keys(dim: int, name: str = "state") -> dict[str, int]:
+    """The default split of a state/action vector into protocol keys (GR00T's SO-100 layout for 6 joints)."""
+    return {"single_arm": 5, "gripper": 1} if dim == 6 else {name: dim}
 
 
 @dataclass
@@ -55,6 +57,7 @@ class ProtocolMapping:
     video: dict[str, str] | None = None
     state: dict[str, int] | None = None
     action: dict[str, int] | None = None
+    environment_state: dict[str, int] | None = None
     action_horizon: int | None = None
     source: str = field(default="<defaults>", repr=False)
 
@@ -68,7 +71,7 @@ class ProtocolMapping:
             if not isinstance(self.video, dict) or not all(isinstance(v, str) for v in self.video.values()):
                 raise ValueError(f"{where}: 'video' must map protocol camera -> camera name, got {self.video!r}")
             self.video = {str(k): v for k, v in self.video.items()}
-        for name in ("state", "action"):
+        for name in ("state", "action", "environment_state"):
             value = getattr(self, name)
             if value is None:
                 continue
@@ -78,6 +81,9 @@ class ProtocolMapping:
             if bad:
                 raise ValueError(f"{where}: '{name}' dims must be positive integers, got {bad}")
             setattr(self, name, {str(k): int(v) for k, v in value.items()})
+        clash = sorted(set(self.state or {}) & set(self.environment_state or {}))
+        if clash:
+            raise ValueError(f"{where}: key(s) {clash} are in both 'state' and 'environment_state'")
         if self.action_horizon is not None and (not isinstance(self.action_horizon, int) or self.action_horizon < 1):
             raise ValueError(f"{where}: 'action_horizon' must be a positive integer or null")
 
@@ -95,15 +101,27 @@ class ProtocolMapping:
         return NESTED_LANGUAGE_KEY if self.format == "nested" else FLAT_LANGUAGE_KEY
 
     def with_defaults(
-        self, camera_names: list[str], state_dim: int | None, action_dim: int | None
+        self,
+        camera_names: list[str],
+        state_dim: int | None,
+        action_dim: int | None,
+        env_state_dim: int | None = None,
     ) -> ProtocolMapping:
-        """A copy whose missing video/state/action sections are derived from the given features."""
+        """A copy whose missing sections are derived from the given features (None/0: feature absent)."""
         video = self.video if self.video is not None else {c: c for c in camera_names}
         state = self.state if self.state is not None or not state_dim else split_vector_keys(state_dim)
-        action = self.action if self.action is not None or not action_dim else split_vector_keys(action_dim)
+        action = self.action if self.action is not None or not action_dim else split_vector_keys(action_dim, "action")
+        env = self.environment_state
+        if env is None and env_state_dim:
+            env = {"environment_state": env_state_dim}
         return ProtocolMapping(
-            self.format, self.envelope, self.language_key, video, state, action, self.action_horizon, self.source
+            self.format, self.envelope, self.language_key, video, state, action, env, self.action_horizon, self.source
         )
+
+    @property
+    def all_state_keys(self) -> dict[str, int]:
+        """Every protocol state key: the robot state's, then the environment state's."""
+        return {**(self.state or {}), **(self.environment_state or {})}
 
     @staticmethod
     def image_key(camera: str) -> str:
@@ -113,13 +131,13 @@ class ProtocolMapping:
     @staticmethod
     def env_camera(camera: str) -> str:
         """The env ``pixels`` key of a camera named in the mapping (strips ``observation.images.``)."""
-        return camera[len(IMAGE_PREFIX) :] if camera.startswith(IMAGE_PREFIX) else camera
+        return camera.removeprefix(IMAGE_PREFIX)
 
     # --- files ------------------------------------------------------------------------------------------------
     @classmethod
     def from_dict(cls, d: dict[str, Any], source: str = "<dict>") -> ProtocolMapping:
         if not isinstance(d, dict):
-            raise ValueError(f"mapping {source}: expected a map at the top level, got {type(d).__name__}")
+            raise TypeError(f"mapping {source}: expected a map at the top level, got {type(d).__name__}")
         known = {f.name for f in fields(cls)} - {"source"}
         unknown = sorted(set(d) - known)
         if unknown:
@@ -153,7 +171,9 @@ def split_vector(vector: np.ndarray, split: dict[str, int], what: str = "vector"
     """(..., D) -> {key: (..., d_key)} in the order of ``split``; D must equal the sum of the dims."""
     total = sum(split.values())
     if vector.shape[-1] != total:
-        raise ValueError(f"{what} has {vector.shape[-1]} values in its last axis, but the mapping {split} needs {total}")
+        raise ValueError(
+            f"{what} has {vector.shape[-1]} values in its last axis, but the mapping {split} needs {total}"
+        )
     out, start = {}, 0
     for key, dim in split.items():
         out[key] = vector[..., start : start + dim]

@@ -59,12 +59,17 @@ def _as_batched_video(name: str, img: np.ndarray) -> np.ndarray:
     if img.ndim == 4:  # (B, H, W, 3): add the time axis
         img = img[:, None]
     if img.ndim != 5 or img.shape[-1] != 3 or img.dtype != np.uint8:
-        raise ValueError(f"camera {name!r}: expected uint8 (B, H, W, 3) or (B, T, H, W, 3), got {img.dtype} {img.shape}")
+        raise ValueError(
+            f"camera {name!r}: expected uint8 (B, H, W, 3) or (B, T, H, W, 3), got {img.dtype} {img.shape}"
+        )
     return np.ascontiguousarray(img)
 
 
 def encode_observation(
-    video: dict[str, np.ndarray], state: np.ndarray | dict[str, np.ndarray], task: str | list[str], mapping: ProtocolMapping
+    video: dict[str, np.ndarray],
+    state: np.ndarray | dict[str, np.ndarray],
+    task: str | list[str],
+    mapping: ProtocolMapping,
 ) -> dict[str, Any]:
     """Env-side arrays -> ``get_action``'s ``data`` in the mapping's layout and envelope.
 
@@ -72,15 +77,18 @@ def encode_observation(
     (B, D)/(B, T, D) vector, split by ``mapping.state``, or already a map of protocol keys.
     """
     vid = {cam: _as_batched_video(cam, img) for cam, img in video.items()}
-    if not vid:
-        raise ValueError("an observation needs at least one camera")
-    batch = next(iter(vid.values())).shape[0]
     if isinstance(state, dict):
         parts = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
     else:
         vec = np.asarray(state, dtype=np.float32)
         parts = split_vector(vec, mapping.state or split_vector_keys(vec.shape[-1]), "state")
     parts = {k: np.ascontiguousarray(v[:, None] if v.ndim == 2 else v) for k, v in parts.items()}
+    sizes = {k: v.shape[0] for k, v in {**vid, **parts}.items()}
+    if not sizes:
+        raise ValueError("an observation needs at least one camera or state key")
+    if len(set(sizes.values())) > 1:
+        raise ValueError(f"observation arrays disagree on the batch size: {sizes}")
+    batch = next(iter(sizes.values()))
     texts = [task] * batch if isinstance(task, str) else [str(t) for t in task]
     if len(texts) != batch:
         raise ValueError(f"got {len(texts)} instructions for a batch of {batch}")
@@ -108,7 +116,7 @@ def decode_actions(reply: Any) -> dict[str, np.ndarray]:
     for key, value in reply.items():
         if not isinstance(value, np.ndarray):
             continue  # GR00T servers may add non-array extras; actions are arrays
-        name = key[len("action.") :] if key.startswith("action.") else key
+        name = key.removeprefix("action.")
         arr = value.astype(np.float32, copy=False)
         if arr.ndim == 2:  # unbatched (T, D) from an N1.5 server
             arr = arr[None]
@@ -203,7 +211,7 @@ def decode_observation(
         return f"{kind}[{key!r}]" if nested else f"'{kind}.{key}'"
 
     cams = list(mapping.video or {})
-    state_split = mapping.state or {}
+    state_split = mapping.all_state_keys
     missing = [name("video", c) for c in cams if c not in video_in]
     missing += [name("state", k) for k in state_split if k not in state_in]
     if missing:

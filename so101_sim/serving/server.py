@@ -51,6 +51,7 @@ class PolicyFeatures:
     state_dim: int | None
     action_dim: int
     chunk_size: int | None = None
+    env_state_shape: tuple[int, ...] | None = None  # observation.environment_state, when the policy takes it
 
 
 class ChunkPolicy(Protocol):
@@ -58,10 +59,12 @@ class ChunkPolicy(Protocol):
 
     def features(self) -> PolicyFeatures: ...
 
-    def predict_chunk(
-        self, images: dict[str, np.ndarray], state: np.ndarray | None, task: list[str]
-    ) -> np.ndarray:
-        """images: LeRobot image key -> uint8 (B, H, W, 3); state: float32 (B, D); returns (B, T, action_dim)."""
+    def predict_chunk(self, images: dict[str, np.ndarray], state: np.ndarray | None, task: list[str]) -> np.ndarray:
+        """images: LeRobot image key -> uint8 (B, H, W, 3); state: float32 (B, D); returns (B, T, action_dim).
+
+        A policy whose features declare ``env_state_shape`` is also passed ``env_state=`` float32
+        (B, *env_state_shape).
+        """
         ...
 
     def reset(self) -> None: ...
@@ -83,12 +86,15 @@ class PolicyService:
         feats = self.policy.features()
         self._features = feats
         cams = [ProtocolMapping.env_camera(k) for k in feats.cameras]
-        self.mapping = self.mapping.with_defaults(cams, feats.state_dim, feats.action_dim)
+        env_dim = int(np.prod(feats.env_state_shape)) if feats.env_state_shape else None
+        self.mapping = self.mapping.with_defaults(cams, feats.state_dim, feats.action_dim, env_dim)
         m = self.mapping
         by_key = {ProtocolMapping.image_key(cam): proto for proto, cam in (m.video or {}).items()}
         unknown = sorted(k for k in by_key if k not in feats.cameras)
         if unknown:
-            raise ValueError(f"mapping {m.source}: camera(s) {unknown} are not inputs of the policy {sorted(feats.cameras)}")
+            raise ValueError(
+                f"mapping {m.source}: camera(s) {unknown} are not inputs of the policy {sorted(feats.cameras)}"
+            )
         unmapped = sorted(k for k in feats.cameras if k not in by_key)
         if unmapped:
             raise ValueError(f"mapping {m.source}: policy input(s) {unmapped} have no protocol camera in 'video'")
@@ -97,9 +103,19 @@ class PolicyService:
             proto: feats.cameras[key] for proto, key in self._proto_to_image_key.items() if feats.cameras[key]
         }
         if feats.state_dim and sum((m.state or {}).values()) != feats.state_dim:
-            raise ValueError(f"mapping {m.source}: 'state' {m.state} sums to {sum(m.state.values())}, policy state has {feats.state_dim}")
+            raise ValueError(
+                f"mapping {m.source}: 'state' {m.state} sums to {sum(m.state.values())}, policy state has {feats.state_dim}"
+            )
+        env_sum = sum((m.environment_state or {}).values())
+        if (env_dim or 0) != env_sum:
+            raise ValueError(
+                f"mapping {m.source}: 'environment_state' {m.environment_state} has {env_sum} values, the policy's "
+                f"observation.environment_state has {env_dim or 0} (shape {feats.env_state_shape})"
+            )
         if sum((m.action or {}).values()) != feats.action_dim:
-            raise ValueError(f"mapping {m.source}: 'action' {m.action} sums to {sum(m.action.values())}, policy action has {feats.action_dim}")
+            raise ValueError(
+                f"mapping {m.source}: 'action' {m.action} sums to {sum(m.action.values())}, policy action has {feats.action_dim}"
+            )
 
     def endpoints(self) -> dict[str, Callable[[Any], Any]]:
         return {
@@ -119,7 +135,7 @@ class PolicyService:
         m = self.mapping
         return {
             "video": ModalityConfig([0], list(m.video or {})),
-            "state": ModalityConfig([0], list(m.state or {})),
+            "state": ModalityConfig([0], list(m.all_state_keys)),
             "action": ModalityConfig(list(range(self.horizon() or 1)), list(m.action or {})),
             "language": ModalityConfig([0], [m.resolved_language_key]),
         }
@@ -129,7 +145,8 @@ class PolicyService:
         m = self.mapping
         return {
             "video": {p: ([*self.resolutions[p], 3] if p in self.resolutions else None) for p in (m.video or {})},
-            "state": dict(m.state or {}),
+            "state": m.all_state_keys,
+            "environment_state": list(m.environment_state or {}),
             "action": dict(m.action or {}),
             "action_horizon": self.horizon(),
             "language_key": m.resolved_language_key,
@@ -147,7 +164,11 @@ class PolicyService:
             if self.mapping.state
             else None
         )
-        chunk = np.asarray(self.policy.predict_chunk(images, state, obs.task), dtype=np.float32)
+        kwargs = {}
+        if self.mapping.environment_state:
+            env = np.concatenate([obs.state[k][:, -1] for k in self.mapping.environment_state], axis=-1)
+            kwargs["env_state"] = env.reshape(env.shape[0], *self._features.env_state_shape)
+        chunk = np.asarray(self.policy.predict_chunk(images, state, obs.task, **kwargs), dtype=np.float32)
         if chunk.ndim == 2:  # a single-step policy: (B, D) is a chunk of one
             chunk = chunk[:, None]
         want = (obs.batch_size, self._features.action_dim)
@@ -163,6 +184,14 @@ class PolicyService:
 # ----------------------------------------------------------------------------------------------------------------
 # The socket loop
 # ----------------------------------------------------------------------------------------------------------------
+
+
+def _error_reply(message: str) -> bytes:
+    """``{"error": message}``; a message that cannot be encoded (lone surrogates) is escaped, never raised."""
+    try:
+        return pack({"error": message})
+    except Exception:  # noqa: BLE001 - the reply must always be sent
+        return pack({"error": message.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")})
 
 
 class PolicyServer:
@@ -231,10 +260,10 @@ class PolicyServer:
             return pack(result), True
         except (ProtocolError, ValueError, KeyError, TypeError) as e:
             log.warning("bad request to %s: %s", endpoint, e)
-            return pack({"error": f"{endpoint}: {e}" if endpoint != "?" else str(e)}), True
-        except Exception as e:  # the policy itself failed: report, keep serving
+            return _error_reply(f"{endpoint}: {e}" if endpoint != "?" else str(e)), True
+        except Exception as e:  # noqa: BLE001 - the policy itself failed: report it, keep serving
             log.error("error in endpoint %s:\n%s", endpoint, traceback.format_exc())
-            return pack({"error": f"{endpoint}: internal error: {type(e).__name__}: {e}"}), True
+            return _error_reply(f"{endpoint}: internal error: {type(e).__name__}: {e}"), True
 
     def serve_forever(self, poll_ms: int = 100) -> None:
         log.info("policy server listening on %s", self.address)
@@ -253,6 +282,7 @@ class PolicyServer:
                 self.requests_served += 1
                 if not keep_going:
                     log.info("kill request received: shutting down")
+                    self.close(linger_ms=1000)  # let the reply to `kill` leave before the socket goes
                     break
         finally:
             self.close()
@@ -261,9 +291,9 @@ class PolicyServer:
         """Ask :meth:`serve_forever` (running in another thread) to return within one poll period."""
         self._stop.set()
 
-    def close(self) -> None:
+    def close(self, linger_ms: int = 0) -> None:
         if not self._socket.closed:
-            self._socket.close(linger=0)
+            self._socket.close(linger=linger_ms)
         if not self._context.closed:
             self._context.term()
 

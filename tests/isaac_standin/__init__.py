@@ -10,6 +10,7 @@ observations are computed, and TiledCamera ``rgb`` outputs as uint8 (N, H, W, 3)
 toward the joint targets; objects stay where they are reset.
 """
 
+# ruff: noqa: B008, RUF012  (Isaac Lab's own signatures and class attributes, mimicked as they are)
 from __future__ import annotations
 
 import copy
@@ -86,7 +87,7 @@ ImplicitActuatorCfg = _cfg("ImplicitActuatorCfg")
 UrdfFileCfg = _cfg("UrdfFileCfg", {"merge_fixed_joints": True})
 _JointDriveCfg = _cfg("UrdfConverterCfg.JointDriveCfg",
                       PDGainsCfg=_cfg("UrdfConverterCfg.JointDriveCfg.PDGainsCfg"))
-UrdfConverterCfg = type("UrdfConverterCfg", (), {"JointDriveCfg": _JointDriveCfg})
+UrdfConverterCfg = _cfg("UrdfConverterCfg", JointDriveCfg=_JointDriveCfg)
 ArticulationRootPropertiesCfg = _cfg("ArticulationRootPropertiesCfg")
 RigidBodyPropertiesCfg = _cfg("RigidBodyPropertiesCfg")
 _ASSET_INIT = {"pos": (0.0, 0.0, 0.0), "rot": (1.0, 0.0, 0.0, 0.0)}
@@ -339,7 +340,7 @@ class TiledCamera:
             v = ((0.5 - (local[:, 0] - 0.19) / 0.6) * self._h).long().clamp(0, self._h - 1)
             return u, v
 
-        for name, entity in scene._entities.items():
+        for entity in scene._entities.values():
             if isinstance(entity, RigidObject):
                 u, v = pixel(entity.data.root_link_pos_w)
                 for i in range(self._n):
@@ -579,10 +580,6 @@ def mdp_joint_vel_rel(env, asset_cfg=SceneEntityCfg("robot")):
 
 def mdp_last_action(env, action_name=None):
     return env.action_manager.action
-
-
-def mdp_generated_commands(env, command_name):
-    return env.command_manager.get_command(command_name)
 
 
 def mdp_image(env, sensor_cfg=SceneEntityCfg("tiled_camera"), data_type="rgb", convert_perspective_to_orthogonal=False,

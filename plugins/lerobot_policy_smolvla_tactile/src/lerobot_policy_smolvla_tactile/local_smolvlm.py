@@ -32,41 +32,41 @@ _PAD, _BOS, _EOS, _UNK = "<|im_end|>", "<|im_start|>", "<|endoftext|>", "<unk>"
 # SmolVLM2-500M-Video-Instruct (text: SmolLM2-360M, vision: SigLIP-B/16 at 512 px, pixel-shuffle factor 4).
 _DIMS: dict[str, dict] = {
     "500m": {
-        "text": dict(
-            hidden_size=960,
-            intermediate_size=2560,
-            num_hidden_layers=32,
-            num_attention_heads=15,
-            num_key_value_heads=5,
-            head_dim=64,
-            rope_theta=100000.0,
-            rms_norm_eps=1e-5,
-            max_position_embeddings=8192,
-            vocab_size=49280,
-        ),
-        "vision": dict(
-            hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
-            image_size=512, patch_size=16,
-        ),
+        "text": {
+            "hidden_size": 960,
+            "intermediate_size": 2560,
+            "num_hidden_layers": 32,
+            "num_attention_heads": 15,
+            "num_key_value_heads": 5,
+            "head_dim": 64,
+            "rope_theta": 100000.0,
+            "rms_norm_eps": 1e-5,
+            "max_position_embeddings": 8192,
+            "vocab_size": 49280,
+        },
+        "vision": {
+            "hidden_size": 768, "intermediate_size": 3072, "num_hidden_layers": 12, "num_attention_heads": 12,
+            "image_size": 512, "patch_size": 16,
+        },
         "scale_factor": 4,
     },
     "tiny": {
-        "text": dict(
-            hidden_size=64,
-            intermediate_size=128,
-            num_hidden_layers=4,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            head_dim=16,
-            rope_theta=100000.0,
-            rms_norm_eps=1e-5,
-            max_position_embeddings=512,
-            vocab_size=384,
-        ),
-        "vision": dict(
-            hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-            image_size=64, patch_size=16,
-        ),
+        "text": {
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 4,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "rope_theta": 100000.0,
+            "rms_norm_eps": 1e-5,
+            "max_position_embeddings": 512,
+            "vocab_size": 384,
+        },
+        "vision": {
+            "hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+            "image_size": 64, "patch_size": 16,
+        },
         "scale_factor": 2,
     },
 }

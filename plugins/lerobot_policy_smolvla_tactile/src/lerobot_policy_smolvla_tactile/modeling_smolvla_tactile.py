@@ -30,13 +30,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F  # noqa: N812
-from torch import Tensor, nn
-
+import torch.nn.functional as F
 from lerobot.policies.pretrained import PreTrainedPolicy
 from lerobot.policies.rtc.modeling_rtc import RTCProcessor
 from lerobot.policies.smolvla.modeling_smolvla import SmolVLAPolicy, VLAFlowMatching, pad_tensor
 from lerobot.utils.constants import ACTION
+from torch import Tensor, nn
 
 from .configuration_smolvla_tactile import SmolVLATactileConfig
 from .tactile_embedding import TactileEmbedding
@@ -58,28 +57,42 @@ class MissingTactileInputError(KeyError):
 class ArmHandEnhancedHead(nn.Linear):
     """H_main (this Linear) over h + E_arm(h) + E_hand(h), with auxiliary heads H_arm and H_hand.
 
+    E_arm and E_hand are independent two-layer MLPs (Linear, SiLU, Linear without bias: the heads' biases
+    absorb a constant), stored block-wise so that their sum, all the main head needs, costs one matmul per
+    layer: ``e_in`` stacks both first layers (rows ``[:hidden]`` are E_arm's, ``[hidden:]`` E_hand's) and
+    ``e_out`` both second layers (columns ``[:hidden]`` E_arm's). ``e_out`` starts at zero, so the head starts
+    out equal to a plain linear head (a stock checkpoint's ``action_out_proj``).
+
     Auxiliary predictions are computed only while ``collect_aux`` is set (training forward) and are left in
-    ``aux`` for the caller to pick up.
+    ``aux`` for the caller to pick up; inference runs the main path alone.
     """
 
     def __init__(self, in_features: int, out_features: int, n_arm: int, n_hand: int, hidden_dim: int):
         super().__init__(in_features, out_features)
-        self.e_arm = nn.Sequential(nn.Linear(in_features, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, in_features))
-        self.e_hand = nn.Sequential(nn.Linear(in_features, hidden_dim), nn.SiLU(), nn.Linear(hidden_dim, in_features))
-        for branch in (self.e_arm, self.e_hand):
-            nn.init.zeros_(branch[-1].weight)
-            nn.init.zeros_(branch[-1].bias)
+        self.hidden_dim = hidden_dim
+        self.e_in = nn.Linear(in_features, 2 * hidden_dim)
+        self.e_out = nn.Linear(2 * hidden_dim, in_features, bias=False)
+        nn.init.zeros_(self.e_out.weight)
         self.h_arm = nn.Linear(in_features, n_arm)
         self.h_hand = nn.Linear(in_features, n_hand)
         self.collect_aux = False
         self.aux: tuple[Tensor, Tensor] | None = None
 
+    def branch_features(self, hidden: Tensor) -> tuple[Tensor, Tensor]:
+        """E_arm(h), E_hand(h) separately."""
+        act_arm, act_hand = F.silu(self.e_in(hidden)).split(self.hidden_dim, dim=-1)
+        w_arm, w_hand = self.e_out.weight.split(self.hidden_dim, dim=1)
+        return F.linear(act_arm, w_arm), F.linear(act_hand, w_hand)
+
     def forward(self, hidden: Tensor) -> Tensor:
-        f_arm = self.e_arm(hidden)
-        f_hand = self.e_hand(hidden)
         if self.collect_aux:
+            f_arm, f_hand = self.branch_features(hidden)
             self.aux = (self.h_arm(hidden + f_arm), self.h_hand(hidden + f_hand))
-        return super().forward(hidden + f_arm + f_hand)
+            return super().forward(hidden + f_arm + f_hand)
+        flat = hidden.reshape(-1, hidden.shape[-1])
+        act = F.silu(self.e_in(flat))
+        enhanced = torch.addmm(flat, act, self.e_out.weight.t())  # h + E_arm(h) + E_hand(h) in one matmul
+        return super().forward(enhanced.view(hidden.shape))
 
 
 class TactileVLAFlowMatching(VLAFlowMatching):
@@ -105,6 +118,9 @@ class TactileVLAFlowMatching(VLAFlowMatching):
                 len(config.hand_indices),
                 config.arm_hand_hidden_dim if config.arm_hand_hidden_dim > 0 else width,
             )
+            # Index sets as buffers: they follow .to(device), so no host-to-device copy per step.
+            self.register_buffer("arm_index", torch.tensor(config.arm_indices, dtype=torch.long), persistent=False)
+            self.register_buffer("hand_index", torch.tensor(config.hand_indices, dtype=torch.long), persistent=False)
 
     @contextmanager
     def tactile_input(self, tactile: Tensor | None) -> Iterator[None]:
@@ -168,10 +184,8 @@ class TactileVLAFlowMatching(VLAFlowMatching):
             v_arm, v_hand = head.aux
             head.aux = None
             u_t = noise - actions
-            arm_idx = torch.as_tensor(self.config.arm_indices, device=u_t.device)
-            hand_idx = torch.as_tensor(self.config.hand_indices, device=u_t.device)
-            aux["arm"] = F.mse_loss(v_arm.float(), u_t.index_select(-1, arm_idx), reduction="none")
-            aux["hand"] = F.mse_loss(v_hand.float(), u_t.index_select(-1, hand_idx), reduction="none")
+            aux["arm"] = F.mse_loss(v_arm.float(), u_t.index_select(-1, self.arm_index), reduction="none")
+            aux["hand"] = F.mse_loss(v_hand.float(), u_t.index_select(-1, self.hand_index), reduction="none")
         if self._recon_loss is not None:
             aux["recon"] = self._recon_loss
             self._recon_loss = None
@@ -234,7 +248,7 @@ class SmolVLATactilePolicy(SmolVLAPolicy):
 
             try:
                 path = Path(hf_hub_download(repo_id=str(source), filename="model.safetensors"))
-            except Exception as err:  # noqa: BLE001 - re-raised with the option's name
+            except Exception as err:
                 raise FileNotFoundError(
                     f"init_from={source!r}: not a local checkpoint directory and not resolvable as a Hub repo "
                     f"(offline? cache it first): {err}"
@@ -306,16 +320,16 @@ class SmolVLATactilePolicy(SmolVLAPolicy):
 
         loss_dict["loss_main"] = loss_dict["loss"]
         total = loss
+        logged: dict[str, Tensor] = {}
         if "arm" in aux:
-            l_arm, l_hand = reduce(aux["arm"]), reduce(aux["hand"])
-            total = total + self.config.aux_loss_lambda * (l_arm + l_hand)
-            loss_dict["loss_arm"] = l_arm.mean().item()
-            loss_dict["loss_hand"] = l_hand.mean().item()
+            logged["loss_arm"], logged["loss_hand"] = reduce(aux["arm"]), reduce(aux["hand"])
+            total = total + self.config.aux_loss_lambda * (logged["loss_arm"] + logged["loss_hand"])
         if "recon" in aux:
-            l_recon = reduce(aux["recon"])
-            total = total + self.config.tactile_recon_loss_weight * l_recon
-            loss_dict["loss_tactile_recon"] = l_recon.mean().item()
-        loss_dict["loss"] = total.mean().item()
+            logged["loss_tactile_recon"] = reduce(aux["recon"])
+            total = total + self.config.tactile_recon_loss_weight * logged["loss_tactile_recon"]
+        logged["loss"] = total
+        values = torch.stack([v.detach().float().mean() for v in logged.values()]).tolist()  # one device sync
+        loss_dict.update(zip(logged, values, strict=True))
         return total, loss_dict
 
     def _get_action_chunk(self, batch: dict[str, Tensor], noise: Tensor | None = None, **kwargs) -> Tensor:

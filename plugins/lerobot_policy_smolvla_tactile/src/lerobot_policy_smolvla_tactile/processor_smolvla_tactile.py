@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-
 from lerobot.policies.smolvla.processor_smolvla import make_smolvla_pre_post_processors
 from lerobot.processor import PolicyAction, PolicyProcessorPipeline
 

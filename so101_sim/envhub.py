@@ -1,0 +1,70 @@
+"""What the root ``env.py`` (EnvHub) calls: options from any config object -> ``{suite: {task: VectorEnv}}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from so101_sim.env_lerobot import make_vector_env
+
+OPTION_NAMES = (
+    "cameras", "image_size", "camera_sizes", "units", "control_mode", "ee_orientation", "episode_length",
+    "tactile", "tactile_grid", "environment_state", "instruction", "render_preset", "render_camera",
+)  # fmt: skip
+DEFAULTS: dict[str, Any] = {"task": "Lift-v0", "backend": "mujoco"}
+
+
+def _read(cfg: Any, name: str, default: Any = None) -> Any:
+    if cfg is None:
+        return default
+    if isinstance(cfg, dict):
+        return cfg.get(name, default)
+    value = getattr(cfg, name, default)
+    options = getattr(cfg, "options", None)  # the generic hub type's free-form --env.options
+    if value is None and isinstance(options, dict):
+        value = options.get(name, default)
+    return value
+
+
+def env_options(cfg: Any) -> dict[str, Any]:
+    opts = {}
+    for name in OPTION_NAMES:
+        value = _read(cfg, name)
+        if value is not None:
+            opts[name] = value
+    if "cameras" in opts:
+        opts["cameras"] = tuple(opts["cameras"])
+    sizes = opts.pop("camera_sizes", None) or {}
+    size = int(opts.pop("image_size", 256))
+    if "cameras" not in opts:
+        opts["cameras"] = ("camera1", "camera2", "camera3")
+    opts["image_size"] = {c: tuple(sizes.get(c, (size, size))) for c in opts["cameras"]}
+    if "tactile_grid" in opts:
+        opts["tactile_grid"] = tuple(int(x) for x in opts["tactile_grid"])
+    if opts.get("environment_state") == "tactile":
+        opts["tactile"] = True
+    return opts
+
+
+def _fill_features(cfg: Any, opts: dict[str, Any]) -> None:
+    """Describe the envs on LeRobot's config so policies get matching input/output features."""
+    if cfg is None or isinstance(cfg, dict) or not hasattr(cfg, "features"):
+        return
+    from so101_sim.lerobot.env_config import so101_features
+
+    cfg.features, cfg.features_map = so101_features(
+        list(opts["cameras"]),
+        opts["image_size"],
+        opts.get("control_mode", "joint"),
+        bool(opts.get("ee_orientation", False)),
+        opts.get("environment_state", "task"),
+        tuple(opts.get("tactile_grid", (10, 12))),
+    )
+
+
+def make_envs(n_envs: int, use_async_envs: bool, cfg: Any, suite: str = "so101") -> dict[str, dict[str, Any]]:
+    task = _read(cfg, "task") or DEFAULTS["task"]
+    backend = _read(cfg, "backend") or DEFAULTS["backend"]
+    opts = env_options(cfg)
+    _fill_features(cfg, opts)
+    vec = make_vector_env(task, n_envs, backend=backend, use_async=use_async_envs, **opts)
+    return {suite: {task: vec}}
