@@ -36,7 +36,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from so101_sim.convert.synthetic import franka_step, frame, write_demos  # noqa: E402
+from so101_sim.convert.synthetic import frame, franka_step, write_demos
 
 
 def make_file(path: Path, frames: int, demo_len: int, hw: tuple[int, int]) -> float:
@@ -111,8 +111,18 @@ def run_converter(src: Path, out: Path, extra: list[str]) -> tuple[float, float,
     """(frames/s inside the converter, wall seconds of the process, peak RSS MiB)."""
     shutil.rmtree(out, ignore_errors=True)
     env = dict(os.environ, HF_HUB_OFFLINE="1", PYTHONPATH=str(REPO))
-    cmd = [sys.executable, str(REPO / "converters/hdf5_to_lerobot.py"), "--input", str(src), "--output-dir",
-           str(out), "--repo-id", "bench/run", "--no-progress", *extra]
+    cmd = [
+        sys.executable,
+        str(REPO / "converters/hdf5_to_lerobot.py"),
+        "--input",
+        str(src),
+        "--output-dir",
+        str(out),
+        "--repo-id",
+        "bench/run",
+        "--no-progress",
+        *extra,
+    ]
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out_text, err_text = proc.communicate()
@@ -151,8 +161,10 @@ def main() -> None:
 
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench_converter_"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"{os.cpu_count()} CPU cores, frames {hw[0]}x{hw[1]} x 2 cameras, demos of {args.demo_len} frames, "
-          f"work dir {work}")
+    print(
+        f"{os.cpu_count()} CPU cores, frames {hw[0]}x{hw[1]} x 2 cameras, demos of {args.demo_len} frames, "
+        f"work dir {work}"
+    )
     try:
         files = {}
         for n in sorted(args.frames):
@@ -170,31 +182,44 @@ def main() -> None:
             for n, path in files.items():
                 if n != smallest and r > 0:
                     continue  # large files once
-                res = subprocess.run([sys.executable, __file__, "--single", str(path), str(work / f"out_{n}")],
-                                     capture_output=True, text=True)
+                res = subprocess.run(
+                    [sys.executable, __file__, "--single", str(path), str(work / f"out_{n}")],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                )
                 if res.returncode != 0:
                     raise RuntimeError(res.stderr[-3000:])
                 fps, wall, peak = map(float, res.stdout.split("RESULT", 1)[1].split())
                 convs[n].append(fps)
                 walls[n].append(wall)
                 rss[n].append(peak)
-                print(f"  run {r}: bound {bounds[-1]:.1f}, lerobot encoder {streams[-1]:.1f} frames/s; convert {n} frames: {fps:.1f} frames/s "
-                      f"(process wall {wall:.1f} s), peak RSS {peak:.0f} MiB", flush=True)
+                print(
+                    f"  run {r}: bound {bounds[-1]:.1f}, lerobot encoder {streams[-1]:.1f} frames/s; convert {n} frames: {fps:.1f} frames/s "
+                    f"(process wall {wall:.1f} s), peak RSS {peak:.0f} MiB",
+                    flush=True,
+                )
 
         bound, stream = statistics.median(bounds), statistics.median(streams)
         print("\nResults (medians)")
         print(f"  video-encoding-only bound : {bound:8.1f} frames/s  (2 cameras, {args.repeats} runs)")
-        print(f"  lerobot streaming encoder : {stream:8.1f} frames/s  = {stream / bound:.2f} x bound "
-              "(frames in memory, no HDF5)")
+        print(
+            f"  lerobot streaming encoder : {stream:8.1f} frames/s  = {stream / bound:.2f} x bound "
+            "(frames in memory, no HDF5)"
+        )
         for n in files:
             c = statistics.median(convs[n])
-            print(f"  convert {n:>6} frames     : {c:8.1f} frames/s  = {c / bound:.2f} x bound, "
-                  f"{c / stream:.2f} x lerobot encoder; "
-                  f"wall with start-up {statistics.median(walls[n]):.1f} s; peak RSS {statistics.median(rss[n]):.0f} MiB")
+            print(
+                f"  convert {n:>6} frames     : {c:8.1f} frames/s  = {c / bound:.2f} x bound, "
+                f"{c / stream:.2f} x lerobot encoder; "
+                f"wall with start-up {statistics.median(walls[n]):.1f} s; peak RSS {statistics.median(rss[n]):.0f} MiB"
+            )
         if len(files) > 1:
             small, large = min(files), max(files)
-            print(f"  peak RSS {large} / {small} frames: "
-                  f"{statistics.median(rss[large]) / statistics.median(rss[small]):.2f}")
+            print(
+                f"  peak RSS {large} / {small} frames: "
+                f"{statistics.median(rss[large]) / statistics.median(rss[small]):.2f}"
+            )
     finally:
         if not args.keep and args.workdir is None:
             shutil.rmtree(work, ignore_errors=True)

@@ -32,7 +32,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import so101_sim  # noqa: E402,F401  (selects the GL backend before mujoco is imported)
+import so101_sim  # noqa: F401  (selects the GL backend before mujoco is imported)
 
 
 def _hold_action(env, q0, step: int):
@@ -64,7 +64,7 @@ def _run_steps(env, renderer, q0, min_steps: int, min_seconds: float, start_step
     steps, elapsed, i = 0, 0.0, start_step
     while steps < min_steps or elapsed < min_seconds:
         t0 = time.perf_counter()
-        obs, _, terminated, truncated, _ = env.step(_hold_action(env, q0, i))
+        _, _, terminated, truncated, _ = env.step(_hold_action(env, q0, i))
         if renderer is not None:
             renderer.render_all(env.unwrapped.data)
         elapsed += time.perf_counter() - t0

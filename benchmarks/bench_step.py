@@ -28,7 +28,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import so101_sim  # noqa: E402,F401  (registers the gym ids)
+import so101_sim  # noqa: F401  (registers the gym ids)
 
 
 def _actions(env, n: int, seed: int = 0):

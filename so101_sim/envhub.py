@@ -9,7 +9,9 @@ from so101_sim.env_lerobot import make_vector_env
 OPTION_NAMES = (
     "cameras", "image_size", "camera_sizes", "units", "control_mode", "ee_orientation", "episode_length",
     "tactile", "tactile_grid", "environment_state", "instruction", "render_preset", "render_camera",
+    "device", "launch_app", "headless",
 )  # fmt: skip
+ISAAC_ONLY = ("device", "launch_app", "headless")
 DEFAULTS: dict[str, Any] = {"task": "Lift-v0", "backend": "mujoco"}
 
 
@@ -61,10 +63,24 @@ def _fill_features(cfg: Any, opts: dict[str, Any]) -> None:
     )
 
 
+ISAAC_OPTIONS = ("cameras", "image_size", "units", "episode_length", "instruction", "device", "launch_app", "headless")
+ISAAC_DEFAULT_TASK = "Isaac-SO-ARM101-Lift-Cube-v0"
+
+
 def make_envs(n_envs: int, use_async_envs: bool, cfg: Any, suite: str = "so101") -> dict[str, dict[str, Any]]:
-    task = _read(cfg, "task") or DEFAULTS["task"]
     backend = _read(cfg, "backend") or DEFAULTS["backend"]
+    task = _read(cfg, "task") or DEFAULTS["task"]
     opts = env_options(cfg)
     _fill_features(cfg, opts)
+    if backend == "isaac":
+        if not task.startswith("Isaac-"):
+            task = ISAAC_DEFAULT_TASK
+        opts = {k: v for k, v in opts.items() if k in ISAAC_OPTIONS}
+        sizes = set(opts["image_size"].values())
+        if len(sizes) > 1:
+            raise ValueError(f"the Isaac backend renders every camera at one size; got {opts['image_size']}")
+        opts["image_size"] = sizes.pop() if sizes else (256, 256)
+    else:
+        opts = {k: v for k, v in opts.items() if k not in ISAAC_ONLY}
     vec = make_vector_env(task, n_envs, backend=backend, use_async=use_async_envs, **opts)
     return {suite: {task: vec}}

@@ -25,15 +25,19 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import h5py
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 DEMO_NAME_RE = re.compile(r"^demo_(\d+)$")
 
@@ -47,8 +51,15 @@ def sorted_demo_names(names: Iterable[str]) -> list[str]:
 class _StepBuffer:
     """Steps of one dataset, kept in memory until a chunk is full, then appended to the HDF5 dataset."""
 
-    def __init__(self, group: h5py.Group, name: str, first: np.ndarray, chunk_frames: int, compression: str | None,
-                 compression_opts: Any) -> None:
+    def __init__(
+        self,
+        group: h5py.Group,
+        name: str,
+        first: np.ndarray,
+        chunk_frames: int,
+        compression: str | None,
+        compression_opts: Any,
+    ) -> None:
         self.shape = first.shape
         self.dtype = first.dtype
         self.name = name
@@ -208,7 +219,7 @@ class IsaacLabHDF5Writer:
             self._file = None
         self._tmp_path.unlink(missing_ok=True)
 
-    def __enter__(self) -> IsaacLabHDF5Writer:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -217,11 +228,12 @@ class IsaacLabHDF5Writer:
         else:
             self.abort()
 
-    def __del__(self) -> None:  # an abandoned writer leaves no temporary file behind
-        try:
-            self.abort()
-        except Exception:
-            pass
+    def __del__(self) -> None:
+        # A writer dropped without close() leaves no temporary file behind (its demos had no complete file).
+        if getattr(self, "_file", None) is not None:
+            log.warning("IsaacLabHDF5Writer for %s was dropped without close(); discarding it", self.path)
+            with contextlib.suppress(Exception):
+                self.abort()
 
     def _require_open(self) -> None:
         if self._file is None:

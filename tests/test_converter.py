@@ -32,15 +32,17 @@ def _opts(tmp_path, src, **kw):
 
 @pytest.fixture(scope="module")
 def franka_file(tmp_path_factory):
-    return write_demos(tmp_path_factory.mktemp("src") / "demos.hdf5", [12, 9, 15], image_hw=HW,
-                       successes=[True, False, True])
+    return write_demos(
+        tmp_path_factory.mktemp("src") / "demos.hdf5", [12, 9, 15], image_hw=HW, successes=[True, False, True]
+    )
 
 
 @pytest.fixture(scope="module")
 def franka_dataset(tmp_path_factory, franka_file):
     out = tmp_path_factory.mktemp("conv")
-    opts = ConvertOptions(input=franka_file, output_dir=out, repo_id="local/demo",
-                          mapping=load_mapping("franka_tactile"), progress=False)
+    opts = ConvertOptions(
+        input=franka_file, output_dir=out, repo_id="local/demo", mapping=load_mapping("franka_tactile"), progress=False
+    )
     report = convert(opts)
     return report, out / "local/demo"
 
@@ -56,8 +58,12 @@ def test_default_mapping_layout_and_metadata(franka_dataset):
     assert feats["observation.state"]["shape"] == [27]
     names = feats["observation.state"]["names"]
     assert names[:2] == ["joint_pos.0", "joint_pos.1"] and names[9] == "joint_vel.0"
-    assert names[18:20] == ["gripper_pos.0", "gripper_pos.1"] and names[-4:] == ["ee_quat.w", "ee_quat.x",
-                                                                                 "ee_quat.y", "ee_quat.z"]
+    assert names[18:20] == ["gripper_pos.0", "gripper_pos.1"] and names[-4:] == [
+        "ee_quat.w",
+        "ee_quat.x",
+        "ee_quat.y",
+        "ee_quat.z",
+    ]
     assert feats["action"]["shape"] == [7]
     assert feats["observation.images.camera1"]["dtype"] == "video"
     assert feats["observation.images.camera1"]["shape"] == [24, 32, 3]
@@ -101,8 +107,20 @@ def test_values_round_trip(franka_dataset, franka_file):
 
 
 def test_only_success_and_summary(tmp_path, franka_file, capsys):
-    rc = cli_main(["--input", str(franka_file), "--output-dir", str(tmp_path / "out"), "--repo-id", "local/demo",
-                   "--only-success", "--no-progress", "--task", "pick the cube"])
+    rc = cli_main(
+        [
+            "--input",
+            str(franka_file),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--repo-id",
+            "local/demo",
+            "--only-success",
+            "--no-progress",
+            "--task",
+            "pick the cube",
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "Converted 2 demo(s), 27 frames, skipped 1" in out
@@ -118,13 +136,21 @@ def test_images_mode_and_grid_option(tmp_path, franka_file):
     item = ds[3]
     assert item["observation.tactile.force_grid"].shape == (2, 4, 5, 3)
     with h5py.File(franka_file, "r") as f:
-        np.testing.assert_array_equal((item["observation.images.camera2"].numpy().transpose(1, 2, 0) * 255).round(),
-                                      f["data/demo_0/obs/rgb_wrist"][3])  # PNG: lossless
+        np.testing.assert_array_equal(
+            (item["observation.images.camera2"].numpy().transpose(1, 2, 0) * 255).round(),
+            f["data/demo_0/obs/rgb_wrist"][3],
+        )  # PNG: lossless
 
 
 def test_so101_mapping_converts_units_and_keeps_recorded_grids(tmp_path):
-    src = write_demos(tmp_path / "so101.hdf5", [10, 8], layout="so101", image_hw=HW, env_name="so101_sim/Lift-v0",
-                      env_args={"fps": 15, "task": "lift the red cube"})
+    src = write_demos(
+        tmp_path / "so101.hdf5",
+        [10, 8],
+        layout="so101",
+        image_hw=HW,
+        env_name="so101_sim/Lift-v0",
+        env_args={"fps": 15, "task": "lift the red cube"},
+    )
     report = convert(_opts(tmp_path, src, mapping=load_mapping("so101")))
     assert report.fps == 15
     ds = _load(tmp_path / "out/local/demo")
@@ -145,8 +171,13 @@ def test_so101_mapping_converts_units_and_keeps_recorded_grids(tmp_path):
 
 
 def test_so101_without_tactile_keys(tmp_path):
-    src = write_demos(tmp_path / "so101.hdf5", [6, 5], image_hw=HW, env_name="so101_sim/Lift-v0",
-                      step_fn=lambda d, t: so101_step(d, t, HW, tactile=False))
+    src = write_demos(
+        tmp_path / "so101.hdf5",
+        [6, 5],
+        image_hw=HW,
+        env_name="so101_sim/Lift-v0",
+        step_fn=lambda d, t: so101_step(d, t, HW, tactile=False),
+    )
     convert(_opts(tmp_path, src, mapping=load_mapping("so101")))
     ds = _load(tmp_path / "out/local/demo")
     assert not any(k.startswith("observation.tactile") for k in ds.meta.features)
@@ -159,8 +190,20 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(tmp_path, frank
     with pytest.raises(ConversionError, match="already exists"):
         convert(_opts(tmp_path, franka_file))
     assert (target / "keep.txt").read_text() == "mine" and sorted(p.name for p in target.parent.iterdir()) == ["demo"]
-    assert cli_main(["--input", str(franka_file), "--output-dir", str(tmp_path / "out"), "--repo-id",
-                     "local/demo", "--no-progress"]) == 2
+    assert (
+        cli_main(
+            [
+                "--input",
+                str(franka_file),
+                "--output-dir",
+                str(tmp_path / "out"),
+                "--repo-id",
+                "local/demo",
+                "--no-progress",
+            ]
+        )
+        == 2
+    )
     convert(_opts(tmp_path, franka_file, overwrite=True))
     assert not (target / "keep.txt").exists() and _load(target).num_episodes == 3
     assert sorted(p.name for p in target.parent.iterdir()) == ["demo"]  # no partial or replaced leftovers
@@ -334,8 +377,9 @@ def test_mapping_errors(tmp_path):
 
 def test_custom_mapping_file(tmp_path):
     """A layout described only in YAML: different keys, an extra vector feature, no tactile."""
-    src = write_demos(tmp_path / "d.hdf5", [5, 4], image_hw=HW, env_name="Custom-v0",
-                      step_fn=lambda d, t: franka_step(d, t, HW))
+    src = write_demos(
+        tmp_path / "d.hdf5", [5, 4], image_hw=HW, env_name="Custom-v0", step_fn=lambda d, t: franka_step(d, t, HW)
+    )
     mapping = tmp_path / "custom.yaml"
     mapping.write_text(
         "name: custom\nfps: 10\nstate: [obs/ee_pos, obs/ee_quat]\naction: [actions]\n"
@@ -347,3 +391,16 @@ def test_custom_mapping_file(tmp_path):
     assert ds.fps == 10 and ds.meta.features["observation.state"]["shape"] == (7,)
     assert ds.meta.features["observation.environment_state"]["names"] == [f"force_geometric_left.{i}" for i in range(3)]
     assert ds.meta.video_keys == ["observation.images.top"]
+
+
+def test_tiny_encoder_queue_loses_no_frame(tmp_path):
+    """lerobot's streaming encoder drops frames when its queue stays full; back-pressure must prevent that
+    (the converter also re-checks every episode's video length against num_samples)."""
+    src = write_demos(tmp_path / "d.hdf5", [40, 30], image_hw=(48, 64))
+    convert(_opts(tmp_path, src, encoder_queue=2))
+    ds = _load(tmp_path / "out/local/demo")
+    eps = ds.meta.episodes
+    for key in ds.meta.video_keys:
+        durations = np.array(eps[f"videos/{key}/to_timestamp"]) - np.array(eps[f"videos/{key}/from_timestamp"])
+        np.testing.assert_allclose(durations * ds.fps, [40, 30], atol=1e-3)
+    ds[69]  # the last frame decodes

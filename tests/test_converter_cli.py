@@ -30,7 +30,10 @@ def long_file(tmp_path_factory):
 def _start(src: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, str(SCRIPT), "--input", str(src), "--output-dir", str(out), "--repo-id", "local/run", *extra],
-        env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -50,9 +53,22 @@ def _wait_for_encoded_episode(out: Path, proc: subprocess.Popen, timeout: float 
 def test_script_runs_and_prints_summary(tmp_path):
     src = write_demos(tmp_path / "d.hdf5", [5, 6], image_hw=(16, 32), successes=[False, True])
     proc = subprocess.run(
-        [sys.executable, str(SCRIPT), "--input", str(src), "--output-dir", str(tmp_path / "out"),
-         "--repo-id", "local/run", "--only-success"],
-        env=_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--input",
+            str(src),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--repo-id",
+            "local/run",
+            "--only-success",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     assert "Converted 1 demo(s), 6 frames, skipped 1" in proc.stdout
@@ -61,8 +77,21 @@ def test_script_runs_and_prints_summary(tmp_path):
     assert "converting" in proc.stderr  # the tqdm bar over frames
     assert "Svt[info]" not in proc.stderr  # encoder banner silenced
     again = subprocess.run(
-        [sys.executable, str(SCRIPT), "--input", str(src), "--output-dir", str(tmp_path / "out"), "--repo-id",
-         "local/run"], env=_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--input",
+            str(src),
+            "--output-dir",
+            str(tmp_path / "out"),
+            "--repo-id",
+            "local/run",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert again.returncode == 2 and "already exists; pass --overwrite" in again.stderr
 
@@ -91,8 +120,23 @@ def test_sigkill_leaves_no_dataset_and_next_run_cleans_up(tmp_path, long_file):
     assert partial.exists()  # SIGKILL cannot clean up, but it is not at the target
     small = write_demos(tmp_path / "small.hdf5", [3, 3], image_hw=(16, 32))
     done = subprocess.run(
-        [sys.executable, str(SCRIPT), "--input", str(small), "--output-dir", str(out), "--repo-id", "local/run",
-         "--overwrite", "--no-progress"], env=_env(), capture_output=True, text=True, timeout=120,
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--input",
+            str(small),
+            "--output-dir",
+            str(out),
+            "--repo-id",
+            "local/run",
+            "--overwrite",
+            "--no-progress",
+        ],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert not partial.exists()  # the dead run's partial directory was swept

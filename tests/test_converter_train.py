@@ -18,23 +18,52 @@ LEROBOT_TRAIN = shutil.which("lerobot-train") or str(Path(sys.executable).with_n
 @pytest.mark.skipif(not Path(LEROBOT_TRAIN).exists(), reason="lerobot-train is not installed")
 def test_lerobot_train_reads_the_converted_dataset(tmp_path):
     src = write_demos(tmp_path / "demos.hdf5", [12, 10], image_hw=(32, 40))
-    convert(ConvertOptions(input=src, output_dir=tmp_path / "data", repo_id="local/tactile",
-                           mapping=load_mapping("franka_tactile"), progress=False))
+    convert(
+        ConvertOptions(
+            input=src,
+            output_dir=tmp_path / "data",
+            repo_id="local/tactile",
+            mapping=load_mapping("franka_tactile"),
+            progress=False,
+        )
+    )
     root = tmp_path / "data/local/tactile"
-    env = dict(os.environ, HF_HUB_OFFLINE="1", HF_DATASETS_OFFLINE="1", WANDB_MODE="disabled",
-               HF_HOME=str(tmp_path / "hf"), HF_LEROBOT_HOME=str(tmp_path / "hf/lerobot"))
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        HF_DATASETS_OFFLINE="1",
+        WANDB_MODE="disabled",
+        HF_HOME=str(tmp_path / "hf"),
+        HF_LEROBOT_HOME=str(tmp_path / "hf/lerobot"),
+    )
     cmd = [
         LEROBOT_TRAIN,
-        "--dataset.repo_id=local/tactile", f"--dataset.root={root}", "--dataset.video_backend=pyav",
-        "--policy.type=act", "--policy.device=cpu", "--policy.push_to_hub=false",
-        "--policy.pretrained_backbone_weights=null", "--policy.dim_model=32", "--policy.n_heads=2",
-        "--policy.dim_feedforward=64", "--policy.n_encoder_layers=1", "--policy.n_decoder_layers=1",
-        "--policy.n_vae_encoder_layers=1", "--policy.latent_dim=8", "--policy.chunk_size=4",
+        "--dataset.repo_id=local/tactile",
+        f"--dataset.root={root}",
+        "--dataset.video_backend=pyav",
+        "--policy.type=act",
+        "--policy.device=cpu",
+        "--policy.push_to_hub=false",
+        "--policy.pretrained_backbone_weights=null",
+        "--policy.dim_model=32",
+        "--policy.n_heads=2",
+        "--policy.dim_feedforward=64",
+        "--policy.n_encoder_layers=1",
+        "--policy.n_decoder_layers=1",
+        "--policy.n_vae_encoder_layers=1",
+        "--policy.latent_dim=8",
+        "--policy.chunk_size=4",
         "--policy.n_action_steps=4",
-        "--steps=3", "--batch_size=2", "--num_workers=0", "--log_freq=1", "--save_freq=3", "--eval_freq=0",
-        "--wandb.enable=false", f"--output_dir={tmp_path / 'train'}",
+        "--steps=3",
+        "--batch_size=2",
+        "--num_workers=0",
+        "--log_freq=1",
+        "--save_freq=3",
+        "--eval_freq=0",
+        "--wandb.enable=false",
+        f"--output_dir={tmp_path / 'train'}",
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    proc = subprocess.run(cmd, check=False, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     ckpt = tmp_path / "train/checkpoints/000003/pretrained_model"
     config = json.loads((ckpt / "config.json").read_text())

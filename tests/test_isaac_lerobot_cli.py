@@ -71,7 +71,7 @@ def test_lerobot_eval_cli_with_isaac_backend(tmp_path):
         "--env.type=so101", "--env.backend=isaac", "--env.task=Isaac-SO-ARM101-Lift-Cube-v0",
         "--env.cameras=[camera1,camera2]", f"--env.image_size={size}", "--env.episode_length=5",
         "--eval.n_episodes=2", "--eval.batch_size=2", f"--output_dir={out_dir}",
-        "--env.discover_packages_path=so101_sim.lerobot",
+        "--env.discover_packages_path=so101_sim.lerobot", "--trust_remote_code=true", "--env.device=cpu",
     ]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-3000:]

@@ -251,3 +251,15 @@ def test_lerobot_record_replay_teleoperate_with_sim_robot(tmp_path):
             "--dataset.episode=0", "--play_sounds=false", cwd=tmp_path)  # fmt: skip
     run_cli("lerobot-teleoperate", *robot, "--teleop.type=so101_sim_expert", "--teleop_time_s=1",
             "--display_data=false", cwd=tmp_path)  # fmt: skip
+
+
+def test_so101_env_type_async_through_envhub_loader(tmp_path):
+    """lerobot 0.4.4 crashes on --eval.use_async_envs=true for registry env types; our loader route works."""
+    out = tmp_path / "eval"
+    run_cli(
+        "lerobot-eval", "--env.type=so101", "--env.envhub_loader=true", "--trust_remote_code=true",
+        "--eval.use_async_envs=true", "--env.task=Reach-v0", "--policy.type=so101_scripted",
+        "--eval.n_episodes=2", "--eval.batch_size=2", "--env.cameras=[camera1]", *SMALL_ENV,
+        f"--output_dir={out}", cwd=tmp_path, env={"HF_HOME": str(tmp_path / "hf")},
+    )  # fmt: skip
+    assert _eval_info(out)["overall"]["pc_success"] == 100.0

@@ -14,12 +14,12 @@ import pytest
 
 os.environ.setdefault("MENAGERIE_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "menagerie"))
 
-import so101_sim  # noqa: E402,F401  (chooses the GL backend before mujoco loads)
-import mujoco  # noqa: E402
+import mujoco
 
-from so101_sim.mujoco import mesh_lod  # noqa: E402
-from so101_sim.mujoco.rendering import RENDER_PRESETS, CameraRenderer, gl_info  # noqa: E402
-from so101_sim.mujoco.scene import build_model, menagerie_dir  # noqa: E402
+import so101_sim  # noqa: F401  (chooses the GL backend before mujoco loads)
+from so101_sim.mujoco import mesh_lod
+from so101_sim.mujoco.rendering import RENDER_PRESETS, CameraRenderer, gl_info
+from so101_sim.mujoco.scene import build_model, menagerie_dir
 
 CAMERAS = ("camera1", "camera2", "camera3")
 SIZE = (64, 64)
@@ -119,7 +119,7 @@ def test_collision_geometry_and_inertia_identical_across_presets(models):
     fast, full = models["fast"], models["full"]
     cf, cu = _collision_geoms(fast), _collision_geoms(full)
     assert len(cf) == len(cu) > 10
-    names = lambda m, ids: [m.geom(g).name for g in ids]  # noqa: E731
+    names = lambda m, ids: [m.geom(g).name for g in ids]
     assert names(fast, cf) == names(full, cu)
     for field in ("geom_type", "geom_size", "geom_pos", "geom_quat", "geom_friction", "geom_solref",
                   "geom_solimp", "geom_condim", "geom_priority", "geom_margin", "geom_bodyid", "geom_group"):

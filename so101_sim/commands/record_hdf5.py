@@ -63,20 +63,32 @@ def record_hdf5(opts: RecordHDF5Options) -> dict:
     from so101_sim.mujoco.expert import ScriptedExpert
 
     env_id = f"so101_sim/{opts.task}"
-    env = gym.make(env_id, cameras=tuple(CAMERA_TERMS), image_size=opts.image_size, units="radians",
-                   tactile=opts.tactile, episode_length=opts.episode_length)
+    env = gym.make(
+        env_id,
+        cameras=tuple(CAMERA_TERMS),
+        image_size=opts.image_size,
+        units="radians",
+        tactile=opts.tactile,
+        episode_length=opts.episode_length,
+    )
     base = env.unwrapped
     expert = ScriptedExpert(opts.task, units="radians", seed=opts.seed)
     summary = {"episodes": 0, "attempts": 0, "frames": 0, "successes": 0, "output": str(opts.output)}
-    env_args = {"fps": int(base.metadata["render_fps"]), "task": base.task_description, "units": "radians",
-                "cameras": CAMERA_TERMS}
+    env_args = {
+        "fps": int(base.metadata["render_fps"]),
+        "task": base.task_description,
+        "units": "radians",
+        "cameras": CAMERA_TERMS,
+    }
     try:
         with IsaacLabHDF5Writer(opts.output, env_name=env_id, env_args=env_args, overwrite=opts.overwrite) as w:
             bar = tqdm(total=opts.episodes, unit="demo", desc=f"record {opts.task}", disable=not opts.progress)
             while summary["episodes"] < opts.episodes:
                 if summary["attempts"] >= opts.episodes * opts.max_attempts_factor:
-                    raise RuntimeError(f"only {summary['episodes']} of {opts.episodes} demos succeeded in "
-                                       f"{summary['attempts']} attempts")
+                    raise RuntimeError(
+                        f"only {summary['episodes']} of {opts.episodes} demos succeeded in "
+                        f"{summary['attempts']} attempts"
+                    )
                 seed = opts.seed + summary["attempts"]
                 summary["attempts"] += 1
                 obs, _ = env.reset(seed=seed)
@@ -121,6 +133,8 @@ def run(args: argparse.Namespace) -> int:
         tactile=args.tactile, keep_failures=args.keep_failures, episode_length=args.episode_length,
         overwrite=args.overwrite,
     ))  # fmt: skip
-    print(f"wrote {summary['episodes']} demos ({summary['frames']} frames, {summary['successes']} successful, "
-          f"{summary['attempts']} attempts) to {summary['output']}")
+    print(
+        f"wrote {summary['episodes']} demos ({summary['frames']} frames, {summary['successes']} successful, "
+        f"{summary['attempts']} attempts) to {summary['output']}"
+    )
     return 0

@@ -80,7 +80,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
         return
 
-    def handler(signum, frame):  # noqa: ARG001
+    def handler(signum, frame):
         raise Interrupted(f"received signal {signum}")
 
     previous = signal.signal(signal.SIGTERM, handler)

@@ -33,26 +33,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", required=True, type=Path, help="Isaac Lab .hdf5 file")
     p.add_argument("--output-dir", required=True, type=Path, help="parent directory of the dataset")
     p.add_argument("--repo-id", required=True, help="dataset name, e.g. local/tactile_pick (also its folder)")
-    p.add_argument("--mapping", default=DEFAULT_MAPPING,
-                   help=f"mapping YAML path, or a shipped one: {', '.join(builtin_mappings())} "
-                   f"(default: {DEFAULT_MAPPING})")
+    p.add_argument(
+        "--mapping",
+        default=DEFAULT_MAPPING,
+        help=f"mapping YAML path, or a shipped one: {', '.join(builtin_mappings())} (default: {DEFAULT_MAPPING})",
+    )
     p.add_argument("--task", help="task text for every episode (default: from the mapping, else the file's env_args)")
     p.add_argument("--fps", type=int, help="frame rate (default: env_args['fps'] in the file, else the mapping's)")
     p.add_argument("--images", action="store_true", help="store camera frames as PNG images instead of video")
     p.add_argument("--only-success", action="store_true", help="convert only demos with attrs['success'] true")
-    p.add_argument("--skip-bad", action="store_true", help="skip unusable demos (listed at the end) instead of stopping")
+    p.add_argument(
+        "--skip-bad", action="store_true", help="skip unusable demos (listed at the end) instead of stopping"
+    )
     p.add_argument("--overwrite", action="store_true", help="replace an existing dataset at OUTPUT_DIR/REPO_ID")
     p.add_argument("--grid-shape", type=_grid_shape, help="synthesised taxel grid ROWSxCOLS (default: mapping, 10x12)")
     p.add_argument("--vcodec", default="libsvtav1", help="video codec: libsvtav1 (default), h264, hevc, auto")
-    p.add_argument("--encoder-threads", type=int, default=None,
-                   help="threads per camera encoder (default: let the codec use the machine)")
-    p.add_argument("--encoder-queue", type=int, default=None,
-                   help="frames queued per camera encoder (default: about 64 MiB worth, 30..256)")
+    p.add_argument(
+        "--encoder-threads",
+        type=int,
+        default=None,
+        help="threads per camera encoder (default: let the codec use the machine)",
+    )
+    p.add_argument(
+        "--encoder-queue",
+        type=int,
+        default=None,
+        help="frames queued per camera encoder (default: about 64 MiB worth, 30..256)",
+    )
     p.add_argument("--image-writer-threads", type=int, default=4, help="PNG writer threads for --images")
-    p.add_argument("--block-mb", type=int, default=32,
-                   help="memory for one block of camera frames (MiB; two blocks are in flight)")
-    p.add_argument("--read-threads", type=int, default=None,
-                   help="threads inflating gzip image chunks (default: one per core)")
+    p.add_argument(
+        "--block-mb", type=int, default=32, help="memory for one block of camera frames (MiB; two blocks are in flight)"
+    )
+    p.add_argument(
+        "--read-threads", type=int, default=None, help="threads inflating gzip image chunks (default: one per core)"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("-v", "--verbose", action="store_true", help="log more (including the encoder library)")
     return p

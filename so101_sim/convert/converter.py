@@ -97,8 +97,10 @@ class ConversionReport:
 
     def summary(self) -> str:
         lines = [
-            f"Converted {len(self.converted)} demo(s), {self.frames} frames, skipped {len(self.skipped)} "
-            f"({self.seconds:.1f} s, {self.frames / max(self.seconds, 1e-9):.1f} frames/s)",
+            (
+                f"Converted {len(self.converted)} demo(s), {self.frames} frames, skipped {len(self.skipped)} "
+                f"({self.seconds:.1f} s, {self.frames / max(self.seconds, 1e-9):.1f} frames/s)"
+            ),
         ]
         if self.output:
             lines.append(f"Output: {self.output}")
@@ -110,8 +112,13 @@ class ConversionReport:
 
 
 def resolve_task(opts: ConvertOptions, env_args: dict[str, Any]) -> str:
-    for value in (opts.task, opts.mapping.task, env_args.get("task"), env_args.get("task_description"),
-                  env_args.get("env_name")):
+    for value in (
+        opts.task,
+        opts.mapping.task,
+        env_args.get("task"),
+        env_args.get("task_description"),
+        env_args.get("env_name"),
+    ):
         if isinstance(value, str) and value.strip():
             return value.strip()
     raise ConversionError(f"{opts.input}: no task text: the file's env_args has no env_name; pass --task")
@@ -120,7 +127,7 @@ def resolve_task(opts: ConvertOptions, env_args: dict[str, Any]) -> str:
 def resolve_fps(opts: ConvertOptions, env_args: dict[str, Any]) -> int:
     for value in (opts.fps, env_args.get("fps"), opts.mapping.fps):
         if value is not None:
-            fps = int(round(float(value)))
+            fps = round(float(value))
             if fps <= 0:
                 raise ConversionError(f"fps must be positive, got {value!r}")
             return fps
@@ -133,8 +140,9 @@ def _mapping_with_grid(mapping: Mapping, grid_shape: tuple[int, int] | None) -> 
     return dataclasses.replace(mapping, tactile=dataclasses.replace(mapping.tactile, grid_shape=tuple(grid_shape)))
 
 
-def _select(src: SourceFile, opts: ConvertOptions, mapping: Mapping, report: ConversionReport
-            ) -> tuple[Schema, list[tuple[str, int]]]:
+def _select(
+    src: SourceFile, opts: ConvertOptions, mapping: Mapping, report: ConversionReport
+) -> tuple[Schema, list[tuple[str, int]]]:
     """Pick the demos to convert and check them before anything is written."""
     schema: Schema | None = None
     selected: list[tuple[str, int]] = []
@@ -211,9 +219,19 @@ def _start_block(reader: BlockReader, schema: Schema, name: str, b0: int, b1: in
     return {cam.feature: reader.submit(name, cam.key, b0, b1) for cam, _ in schema.cameras}
 
 
-def _write_demo(dataset, reader: BlockReader, name: str, T: int, schema: Schema, task: str, block: int,
-                high_water: int, pbar: tqdm | None, first: dict | None, next_demo: tuple[str, int] | None
-                ) -> dict | None:
+def _write_demo(
+    dataset,
+    reader: BlockReader,
+    name: str,
+    T: int,
+    schema: Schema,
+    task: str,
+    block: int,
+    high_water: int,
+    pbar: tqdm | None,
+    first: dict | None,
+    next_demo: tuple[str, int] | None,
+) -> dict | None:
     """Feed one demo to the dataset and save it as an episode.
 
     ``first`` is this demo's already-started first block (or None); the next demo's first block is started
@@ -284,8 +302,9 @@ def convert(opts: ConvertOptions) -> ConversionReport:
         work = atomic.partial_path(target)
         dataset = None
         queue_size = _encoder_queue(opts, schema)
-        pool = ThreadPoolExecutor(max_workers=opts.read_threads or os.cpu_count() or 2,
-                                  thread_name_prefix="hdf5-inflate")
+        pool = ThreadPoolExecutor(
+            max_workers=opts.read_threads or os.cpu_count() or 2, thread_name_prefix="hdf5-inflate"
+        )
         reader = BlockReader(src, pool)
         try:
             with atomic.sigterm_as_interrupt():
@@ -311,8 +330,9 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                         next_demo = selected[k + 1] if k + 1 < len(selected) else None
                         try:
                             first, upcoming = upcoming, None
-                            upcoming = _write_demo(dataset, reader, name, T, schema, task, block, queue_size - 1,
-                                                   pbar, first, next_demo)
+                            upcoming = _write_demo(
+                                dataset, reader, name, T, schema, task, block, queue_size - 1, pbar, first, next_demo
+                            )
                         except DemoError as err:
                             if not opts.skip_bad:
                                 raise
@@ -370,8 +390,9 @@ def _check_written(root: Path, repo_id: str, report: ConversionReport) -> None:
         raise ConversionError(f"episode lengths {lengths} differ from the demos' num_samples {expected}")
 
 
-def _write_provenance(root: Path, opts: ConvertOptions, mapping: Mapping, schema: Schema,
-                      report: ConversionReport) -> None:
+def _write_provenance(
+    root: Path, opts: ConvertOptions, mapping: Mapping, schema: Schema, report: ConversionReport
+) -> None:
     """``meta/conversion.json``: where each episode came from (LeRobot ignores extra files in meta/)."""
     info = {
         "source": str(Path(opts.input).resolve()),
@@ -379,13 +400,16 @@ def _write_provenance(root: Path, opts: ConvertOptions, mapping: Mapping, schema
         "units": mapping.units,
         "task": report.task,
         "fps": report.fps,
-        "tactile": None if schema.tactile is None else {
+        "tactile": None
+        if schema.tactile is None
+        else {
             "fingers": [f.name for f in schema.tactile.fingers],
             "sources": [f.key for f in schema.tactile.fingers],
             "kinds": schema.tactile.kinds,
             "grid_shape": list(schema.tactile.grid_shape),
-            "grid_model": "recorded grid" if "force" not in schema.tactile.kinds else
-            f"gaussian footprint, sigma={schema.tactile.sigma} pad units (so101_sim.tactile_grid.force_to_grid)",
+            "grid_model": "recorded grid"
+            if "force" not in schema.tactile.kinds
+            else f"gaussian footprint, sigma={schema.tactile.sigma} pad units (so101_sim.tactile_grid.force_to_grid)",
         },
         "episodes": {o.demo: o.episode_index for o in report.converted},
         "skipped": {o.demo: o.reason for o in report.skipped},

@@ -107,7 +107,9 @@ def _terms(source: str, feature: str, raw: Any) -> tuple[Term, ...]:
         names = item.get("names")
         if names is not None and (not isinstance(names, list) or not all(isinstance(n, str) for n in names)):
             raise _fail(source, f"'{feature}'[{i}].names must be a list of strings")
-        terms.append(Term(str(item["key"]), tuple(names) if names is not None else None, bool(item.get("so101_joints", False))))
+        terms.append(
+            Term(str(item["key"]), tuple(names) if names is not None else None, bool(item.get("so101_joints", False)))
+        )
     return tuple(terms)
 
 
@@ -121,7 +123,10 @@ def parse_mapping(raw: dict[str, Any], source: str = "<dict>") -> Mapping:
         raise _fail(source, f"unknown top-level fields {sorted(unknown)} (known: {sorted(known)})")
     if "state" not in raw or "action" not in raw:
         raise _fail(source, "needs both 'state' and 'action'")
-    vectors = {"observation.state": _terms(source, "state", raw["state"]), "action": _terms(source, "action", raw["action"])}
+    vectors = {
+        "observation.state": _terms(source, "state", raw["state"]),
+        "action": _terms(source, "action", raw["action"]),
+    }
     for feat, terms in (raw.get("vectors") or {}).items():
         if feat in vectors or "/" in feat or "image" in feat:
             raise _fail(source, f"vectors: bad feature name '{feat}' (taken, contains '/' or 'image')")

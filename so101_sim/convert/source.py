@@ -169,8 +169,12 @@ def _numeric_size(src: SourceFile, name: str, term: Term, ds: h5py.Dataset) -> i
         raise DemoError(src.path, name, "SO-101 joint term", key=term.key, expected="(T, 6)", found=ds.shape)
     if term.names is not None and len(term.names) != size:
         raise DemoError(
-            src.path, name, f"the mapping names {len(term.names)} dimensions", key=term.key,
-            expected=f"(T, {len(term.names)})", found=ds.shape,
+            src.path,
+            name,
+            f"the mapping names {len(term.names)} dimensions",
+            key=term.key,
+            expected=f"(T, {len(term.names)})",
+            found=ds.shape,
         )
     return size
 
@@ -190,8 +194,9 @@ def inspect_demo(src: SourceFile, name: str, mapping: Mapping, schema: Schema | 
         raise DemoError(src.path, name, f"unreadable (corrupt or truncated file): {exc}") from exc
 
 
-def _inspect(src: SourceFile, name: str, demo: h5py.Group, info: DemoInfo, mapping: Mapping,
-             schema: Schema | None) -> tuple[int, Schema]:
+def _inspect(
+    src: SourceFile, name: str, demo: h5py.Group, info: DemoInfo, mapping: Mapping, schema: Schema | None
+) -> tuple[int, Schema]:
     action_ref = mapping.vectors["action"][0].key
     if info.num_samples == 0:
         raise DemoError(src.path, name, "empty demo (attrs['num_samples'] is 0)")
@@ -200,19 +205,32 @@ def _inspect(src: SourceFile, name: str, demo: h5py.Group, info: DemoInfo, mappi
         raise DemoError(src.path, name, "wrong rank", key=action_ref, expected="(T, A)", found=ref.shape)
     ref_len = int(ref.shape[0])
     if info.num_samples is not None and info.num_samples != ref_len:
-        raise DemoError(src.path, name, "length disagrees with attrs['num_samples']", key=action_ref,
-                        expected=f"{info.num_samples} rows", found=f"{ref_len} rows")
+        raise DemoError(
+            src.path,
+            name,
+            "length disagrees with attrs['num_samples']",
+            key=action_ref,
+            expected=f"{info.num_samples} rows",
+            found=f"{ref_len} rows",
+        )
     T = ref_len
     if T == 0:
         raise DemoError(src.path, name, "empty demo (0 samples)", key=action_ref)
     if T < MIN_FRAMES:
-        raise DemoError(src.path, name, f"only {T} sample; a LeRobot episode needs at least {MIN_FRAMES}",
-                        key=action_ref)
+        raise DemoError(
+            src.path, name, f"only {T} sample; a LeRobot episode needs at least {MIN_FRAMES}", key=action_ref
+        )
 
     def check_len(key: str, ds: h5py.Dataset) -> None:
         if ds.shape[0] != T:
-            raise DemoError(src.path, name, f"length mismatch with '{action_ref}'", key=key,
-                            expected=f"{T} rows", found=f"{ds.shape[0]} rows")
+            raise DemoError(
+                src.path,
+                name,
+                f"length mismatch with '{action_ref}'",
+                key=key,
+                expected=f"{T} rows",
+                found=f"{ds.shape[0]} rows",
+            )
 
     vectors: dict[str, list[tuple[Term, int]]] = {}
     for feat, terms in mapping.vectors.items():
@@ -228,8 +246,14 @@ def _inspect(src: SourceFile, name: str, demo: h5py.Group, info: DemoInfo, mappi
         ds = _get(src, demo, name, cam.key)
         if ds.ndim != 4 or ds.shape[-1] != 3 or ds.dtype != np.uint8:
             expected = "(T, H, W, 3) uint8" if schema is None else _cam_expect(schema, cam)
-            raise DemoError(src.path, name, "not an RGB image sequence", key=cam.key, expected=expected,
-                            found=f"{ds.shape} {ds.dtype}")
+            raise DemoError(
+                src.path,
+                name,
+                "not an RGB image sequence",
+                key=cam.key,
+                expected=expected,
+                found=f"{ds.shape} {ds.dtype}",
+            )
         check_len(cam.key, ds)
         cameras.append((cam, tuple(int(s) for s in ds.shape[1:])))
 
@@ -257,27 +281,49 @@ def _inspect_tactile(src, name, demo, mapping: Mapping, schema: Schema | None, c
         return None  # the dataset has no tactile features (optional and absent from the first demo)
     present = [f.key in demo for f in t.fingers]
     if t.optional and schema is None and not any(present):
-        log.info("%s: %s has no tactile keys %s; converting without tactile features", src.path, name,
-                 [f.key for f in t.fingers])
+        log.info(
+            "%s: %s has no tactile keys %s; converting without tactile features",
+            src.path,
+            name,
+            [f.key for f in t.fingers],
+        )
         return None
     kinds, grid_shapes = [], set()
     for finger in t.fingers:
         ds = _get(src, demo, name, finger.key)
         if ds.dtype.kind not in "fiu":
-            raise DemoError(src.path, name, "tactile source not numeric", key=finger.key,
-                            expected="float (T, 3) or (T, R, C, 3)", found=ds.dtype)
+            raise DemoError(
+                src.path,
+                name,
+                "tactile source not numeric",
+                key=finger.key,
+                expected="float (T, 3) or (T, R, C, 3)",
+                found=ds.dtype,
+            )
         if ds.ndim == 2 and ds.shape[1] == 3:
             kinds.append("force")
         elif ds.ndim == 4 and ds.shape[-1] == 3:
             kinds.append("grid")
             grid_shapes.add((int(ds.shape[1]), int(ds.shape[2])))
         else:
-            raise DemoError(src.path, name, "tactile source has the wrong shape", key=finger.key,
-                            expected="(T, 3) force or (T, R, C, 3) grid", found=ds.shape)
+            raise DemoError(
+                src.path,
+                name,
+                "tactile source has the wrong shape",
+                key=finger.key,
+                expected="(T, 3) force or (T, R, C, 3) grid",
+                found=ds.shape,
+            )
         check_len(finger.key, ds)
     if len(grid_shapes) > 1:
-        raise DemoError(src.path, name, "tactile grids of different sizes", key=t.fingers[0].key,
-                        expected="one (R, C) for all fingers", found=sorted(grid_shapes))
+        raise DemoError(
+            src.path,
+            name,
+            "tactile grids of different sizes",
+            key=t.fingers[0].key,
+            expected="one (R, C) for all fingers",
+            found=sorted(grid_shapes),
+        )
     grid_shape = grid_shapes.pop() if grid_shapes else t.grid_shape
     return TactileSchema(list(t.fingers), kinds, grid_shape, t.sigma, t.grid_feature, t.force_feature)
 
@@ -286,19 +332,34 @@ def _match(src: SourceFile, name: str, schema: Schema, found: Schema) -> None:
     for feat, terms in schema.vectors.items():
         for (term, size), (_, fsize) in zip(terms, found.vectors[feat], strict=True):
             if size != fsize:
-                raise DemoError(src.path, name, "size differs from the first demo", key=term.key,
-                                expected=f"(T, {size})", found=f"(T, {fsize})")
+                raise DemoError(
+                    src.path,
+                    name,
+                    "size differs from the first demo",
+                    key=term.key,
+                    expected=f"(T, {size})",
+                    found=f"(T, {fsize})",
+                )
     for (cam, shape), (_, fshape) in zip(schema.cameras, found.cameras, strict=True):
         if shape != fshape:
-            raise DemoError(src.path, name, "image size differs from the first demo", key=cam.key,
-                            expected=f"(T, {', '.join(map(str, shape))}) uint8",
-                            found=f"(T, {', '.join(map(str, fshape))}) uint8")
-    if schema.tactile is not None and found.tactile is not None:
-        if schema.tactile.kinds != found.tactile.kinds or schema.tactile.grid_shape != found.tactile.grid_shape:
-            raise DemoError(src.path, name, "tactile layout differs from the first demo",
-                            key=schema.tactile.fingers[0].key,
-                            expected=f"{schema.tactile.kinds} grid {schema.tactile.grid_shape}",
-                            found=f"{found.tactile.kinds} grid {found.tactile.grid_shape}")
+            raise DemoError(
+                src.path,
+                name,
+                "image size differs from the first demo",
+                key=cam.key,
+                expected=f"(T, {', '.join(map(str, shape))}) uint8",
+                found=f"(T, {', '.join(map(str, fshape))}) uint8",
+            )
+    st, ft = schema.tactile, found.tactile
+    if st is not None and ft is not None and (st.kinds != ft.kinds or st.grid_shape != ft.grid_shape):
+        raise DemoError(
+            src.path,
+            name,
+            "tactile layout differs from the first demo",
+            key=schema.tactile.fingers[0].key,
+            expected=f"{schema.tactile.kinds} grid {schema.tactile.grid_shape}",
+            found=f"{found.tactile.kinds} grid {found.tactile.grid_shape}",
+        )
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -317,8 +378,14 @@ def _check_finite(src: SourceFile, name: str, key: str, values: np.ndarray) -> N
         bad = ~np.isfinite(values)
         if bad.any():
             frame = int(np.argwhere(bad)[0][0])
-            raise DemoError(src.path, name, f"contains NaN or inf ({int(bad.sum())} values, first at frame {frame})",
-                            key=key, expected="finite values", found="NaN/inf")
+            raise DemoError(
+                src.path,
+                name,
+                f"contains NaN or inf ({int(bad.sum())} values, first at frame {frame})",
+                key=key,
+                expected="finite values",
+                found="NaN/inf",
+            )
 
 
 @dataclass
@@ -416,8 +483,9 @@ class BlockReader:
             except (OSError, RuntimeError, ValueError, zlib.error) as exc:
                 for f in futures:
                     f.cancel()
-                raise DemoError(self.src.path, name, f"unreadable data (corrupt or truncated file): {exc}",
-                                key=key) from exc
+                raise DemoError(
+                    self.src.path, name, f"unreadable data (corrupt or truncated file): {exc}", key=key
+                ) from exc
             return out
 
         return result
@@ -437,8 +505,9 @@ class BlockReader:
         out[tuple(dst_sel)] = chunk[tuple(src_sel)]
 
 
-def image_block_frames(schema: Schema, budget_bytes: int = 64 << 20, src: SourceFile | None = None,
-                       demo: str | None = None) -> int:
+def image_block_frames(
+    schema: Schema, budget_bytes: int = 64 << 20, src: SourceFile | None = None, demo: str | None = None
+) -> int:
     """Frames per read block so that one block of every camera fits in ``budget_bytes``.
 
     Rounded to a multiple of the image datasets' HDF5 chunk length when known, so no chunk is decompressed twice.

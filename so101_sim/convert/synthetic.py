@@ -18,12 +18,17 @@ FRANKA_JOINTS = 9
 
 def frame(t: int, h: int, w: int, phase: int = 0) -> np.ndarray:
     yy, xx = np.mgrid[0:h, 0:w]
-    img = np.stack([(xx * 255 // max(w - 1, 1) + 3 * t + phase) % 256,
-                    (yy * 255 // max(h - 1, 1) + 2 * t) % 256,
-                    ((xx + yy) // 2 + t + 7 * phase) % 256], axis=-1).astype(np.uint8)
+    img = np.stack(
+        [
+            (xx * 255 // max(w - 1, 1) + 3 * t + phase) % 256,
+            (yy * 255 // max(h - 1, 1) + 2 * t) % 256,
+            ((xx + yy) // 2 + t + 7 * phase) % 256,
+        ],
+        axis=-1,
+    ).astype(np.uint8)
     s = max(2, min(h, w) // 5)
     r0, c0 = (t * 2 + phase) % max(1, h - s), (t * 3 + phase) % max(1, w - s)
-    img[r0:r0 + s, c0:c0 + s] = (255 - 40 * phase) % 256
+    img[r0 : r0 + s, c0 : c0 + s] = (255 - 40 * phase) % 256
     return img
 
 
@@ -47,8 +52,9 @@ def franka_step(demo: int, t: int, image_hw: tuple[int, int]) -> tuple[dict[str,
     return obs, action
 
 
-def so101_step(demo: int, t: int, image_hw: tuple[int, int], tactile: bool = True,
-               grid_shape: tuple[int, int] = (10, 12)) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def so101_step(
+    demo: int, t: int, image_hw: tuple[int, int], tactile: bool = True, grid_shape: tuple[int, int] = (10, 12)
+) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """One step of the SO-101 layout (6 joints in radians, front/wrist cameras, optional tactile grids)."""
     h, w = image_hw
     x = 0.02 * t + 0.1 * demo
@@ -79,9 +85,11 @@ def write_demos(
     """Write ``len(lengths)`` demos (demo ``i`` has ``lengths[i]`` steps) and return the path."""
     if step_fn is None:
         if layout == "franka":
+
             def step_fn(d, t):
                 return franka_step(d, t, image_hw)
         elif layout == "so101":
+
             def step_fn(d, t):
                 return so101_step(d, t, image_hw)
         else:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from lerobot.configs.types import FeatureType, PolicyFeature
-from lerobot.envs.configs import EnvConfig
+from lerobot.envs.configs import EnvConfig, HubEnvConfig
 
 from so101_sim.tasks import ENV_STATE_DIM
 
@@ -44,10 +44,22 @@ def so101_features(
 
 @EnvConfig.register_subclass(ENV_TYPE)
 @dataclass
-class SO101EnvConfig(EnvConfig):
-    """Options of the SO-101 simulation (MuJoCo backend), as ``--env.<name>=...``."""
+class SO101EnvConfig(HubEnvConfig):
+    """Options of the SO-101 simulation, as ``--env.<name>=...``.
 
-    task: str | None = "Lift-v0"  # Reach-v0, Lift-v0, LiftFixed-v0, PickPlace-v0
+    With the default MuJoCo backend, LeRobot builds the vector env itself from the gym id (sync vectorisation).
+    ``--env.backend=isaac`` (all worlds in one Isaac Lab simulation) and ``--env.envhub_loader=true`` (needed
+    for ``--eval.use_async_envs=true`` on lerobot 0.4.4) go through LeRobot's EnvHub loader with this
+    package's own entry point instead (:mod:`so101_sim.lerobot.local_envhub`): add ``--trust_remote_code=true``.
+    """
+
+    task: str | None = "Lift-v0"  # Reach-v0, Lift-v0, LiftFixed-v0, PickPlace-v0 (Isaac: Isaac-SO-ARM101-...)
+    backend: str = "mujoco"  # mujoco or isaac
+    envhub_loader: bool = False
+    # Isaac backend only: simulation device, and whether to start Isaac Sim here (else it must be running).
+    device: str = "cuda:0"
+    launch_app: bool = False
+    headless: bool = True
     fps: int = 30
     episode_length: int | None = None  # control steps; default per task (Lift: 300 = 10 s)
     cameras: list[str] = field(default_factory=lambda: ["camera1", "camera2", "camera3"])
@@ -66,8 +78,14 @@ class SO101EnvConfig(EnvConfig):
     features_map: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.backend not in ("mujoco", "isaac"):
+            raise ValueError(f"--env.backend must be mujoco or isaac, got {self.backend!r}")
         if self.environment_state == "tactile":
             self.tactile = True
+        if (self.backend == "isaac" or self.envhub_loader) and not self.hub_path:
+            from so101_sim.lerobot.local_envhub import local_envhub_ref
+
+            self.hub_path = local_envhub_ref()
         self.features, self.features_map = so101_features(
             list(self.cameras),
             self.resolved_camera_sizes(),

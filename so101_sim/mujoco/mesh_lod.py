@@ -265,7 +265,7 @@ def decimate(verts: np.ndarray, faces: np.ndarray, ratio: float, *, max_passes: 
     faces = np.asarray(faces, dtype=np.int64)
     if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"expected vertices (V, 3) and faces (F, 3), got {verts.shape} and {faces.shape}")
-    target = max(int(round(ratio * len(faces))), MIN_FACES)
+    target = max(round(ratio * len(faces)), MIN_FACES)
     if ratio >= 1.0 or len(faces) <= target:
         return verts.astype(np.float32), faces.astype(np.int32)
     faces = _unique_faces(faces)
@@ -352,6 +352,19 @@ class LodMesh:
     seconds: float
 
 
+def _write_atomic(path: Path, **arrays: np.ndarray) -> None:
+    """Write an .npz next to ``path`` under a temporary name, then rename it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
 def load_or_build(source: str | os.PathLike, ratio: float) -> tuple[np.ndarray, np.ndarray, LodMesh]:
     """The decimated (vertices, faces) of an STL file, from the cache or built once and cached atomically."""
     source = Path(source)
@@ -369,15 +382,10 @@ def load_or_build(source: str | os.PathLike, ratio: float) -> tuple[np.ndarray, 
             logger.warning("rebuilding damaged mesh cache entry %s (%s)", path, exc)
     verts0, faces0 = read_stl(source)
     verts, faces = decimate(verts0, faces0, ratio)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, vertices=verts, faces=faces, faces_before=np.int64(len(faces0)))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        _write_atomic(path, vertices=verts, faces=faces, faces_before=np.int64(len(faces0)))
+    except OSError as exc:  # a read-only home: still render with the decimated mesh, rebuild next time
+        logger.warning("could not cache %s (%s); set SO101_SIM_CACHE to a writable directory", path, exc)
     info = LodMesh(source.stem, source, path, len(faces0), len(faces), True, time.perf_counter() - start)
     logger.info("decimated %s: %d -> %d faces in %.2f s (cached in %s)", source.name, len(faces0), len(faces),
                 info.seconds, path)
@@ -425,11 +433,18 @@ def use_render_meshes(spec, preset: str, asset_dir: str | os.PathLike | None = N
     if ratio is None:
         return []
     base = Path(asset_dir) if asset_dir is not None else None
+    todo = [(m, _mesh_source(spec, m, base)) for m in _visual_only_meshes(spec)
+            if m.file and str(m.file).lower().endswith(".stl")]
+    missing = sum(not cache_path(src, ratio).is_file() for _, src in todo)
+    if missing:
+        from tqdm import tqdm
+
+        logger.info("decimating %d visual meshes for preset %r (once per machine, cached in %s)", missing, preset,
+                    cache_dir())
+        todo = tqdm(todo, desc=f"decimating SO-101 visual meshes ({preset}, once)", unit="mesh", disable=None)
     swapped = []
-    for mesh in _visual_only_meshes(spec):
-        if not mesh.file or not str(mesh.file).lower().endswith(".stl"):
-            continue
-        verts, faces, info = load_or_build(_mesh_source(spec, mesh, base), ratio)
+    for mesh, source in todo:
+        verts, faces, info = load_or_build(source, ratio)
         if info.faces_after >= info.faces_before:
             continue
         mesh.file = ""

@@ -19,10 +19,12 @@ Presets trade looks for speed; collision geometry, masses and physics are identi
 
 from __future__ import annotations
 
+import contextlib
 import ctypes.util
 import logging
 import os
 import sys
+from typing import Self
 
 import numpy as np
 
@@ -119,6 +121,7 @@ class CameraRenderer:
     def __init__(self, model, sizes: dict[str, tuple[int, int]], max_geom: int | None = None) -> None:
         import mujoco
 
+        self._gl = self._con = None  # close() works even if construction fails below
         if not sizes:
             raise ValueError("CameraRenderer needs at least one camera: sizes={name: (height, width)}")
         self._model = model
@@ -148,7 +151,6 @@ class CameraRenderer:
         self._buf_w = max(need_w, model.vis.global_.offwidth)
         self._buf_h = max(need_h, model.vis.global_.offheight)
 
-        self._gl = None
         if mujoco.GLContext is not None:
             self._gl = mujoco.GLContext(self._buf_w, self._buf_h)
             self._gl.make_current()
@@ -158,7 +160,8 @@ class CameraRenderer:
         mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._con)
         self._scene = mujoco.MjvScene(model, maxgeom=max_geom or max(1000, 2 * (model.ngeom + model.nsite) + 100))
         self._perturb = mujoco.MjvPerturb()
-        self._readback = np.empty((self._atlas_h, self._atlas_w if self._use_atlas else need_w, 3), np.uint8)
+        self._readback = np.empty((self._atlas_h, self._atlas_w, 3), np.uint8) if self._use_atlas else None
+        self._single: dict[tuple[int, int], np.ndarray] = {}  # one camera (render), per image size
         gl_info()
 
     def _make_camera(self, camera: str | int):
@@ -202,12 +205,9 @@ class CameraRenderer:
         )
         rect = mujoco.MjrRect(0, 0, w, h)
         mujoco.mjr_render(rect, self._scene, self._con)
-        if h <= self._readback.shape[0] and w <= self._readback.shape[1]:
-            buf = self._readback[:h, :w]
-            if not buf.flags.c_contiguous:
-                buf = np.empty((h, w, 3), np.uint8)
-        else:
-            buf = np.empty((h, w, 3), np.uint8)
+        buf = self._single.get((h, w))
+        if buf is None:
+            buf = self._single[(h, w)] = np.empty((h, w, 3), np.uint8)
         mujoco.mjr_readPixels(buf, None, rect, self._con)
         return self._flip(buf, out)
 
@@ -262,14 +262,12 @@ class CameraRenderer:
             self._gl.free()
             self._gl = None
 
-    def __enter__(self) -> "CameraRenderer":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
 
     def __del__(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # at interpreter shutdown the GL library may be gone
             self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
