@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.lerobot_cli import run_cli
+from lerobot_cli import run_cli
 
 SMALL_ENV = ["--env.image_size=48"]
 

@@ -98,6 +98,13 @@ def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, i
     robot.camera("wrist_cam").name = "camera2"
     gripper = robot.body("gripper")
     gripper.add_site(name="grasp_point", pos=list(GRASP_POINT_IN_GRIPPER), size=[0.003], group=4)
+    # Tactile pad frames (x: jaw base -> tip, y: across, z: inward normal); see so101_sim/mujoco/tactile.py.
+    gripper.add_site(name="pad_fixed", pos=[-0.0095, 0.0, -0.08], quat=_quat_from_axes([0, 0, -1], [0, 1, 0]),
+                     size=[0.002], group=5)  # fmt: skip
+    robot.body("moving_jaw_so101_v1").add_site(
+        name="pad_moving", pos=[-0.0107, -0.0566, 0.0188], quat=_quat_from_axes([0, -1, 0], [0, 0, 1]),
+        size=[0.002], group=5,
+    )  # fmt: skip
     _quiet_attach_warning()
     frame = robot.worldbody.add_frame()
     with warnings.catch_warnings():
@@ -120,6 +127,15 @@ def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, i
 
     apply_render_preset(robot, render_preset)
     return robot
+
+
+def _quat_from_axes(x_axis, y_axis) -> list[float]:
+    """Quaternion (w, x, y, z) of the frame whose x and y axes are given (z = x cross y)."""
+    x, y = np.asarray(x_axis, float), np.asarray(y_axis, float)
+    mat = np.column_stack([x, y, np.cross(x, y)])
+    quat = np.empty(4)
+    mujoco.mju_mat2Quat(quat, mat.reshape(-1))
+    return quat.tolist()
 
 
 @dataclass(frozen=True)
