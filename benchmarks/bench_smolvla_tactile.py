@@ -243,6 +243,8 @@ def main() -> int:
     results["inference"] = {**med, "overhead": ratio}
     print(f"inference   batch   1: stock {med['stock']:9.2f} ms  tactile {med['tactile']:9.2f} ms  "
           f"overhead {ratio * 100:+6.2f} %  (goal <= 3 %)  [per action chunk of {stock_cfg.chunk_size}]")
+    if args.tiny:
+        print("(--tiny: a smoke check; the ratios mean nothing, the added modules outweigh the tiny model)")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -68,44 +68,49 @@ def _limits(low: np.ndarray | None, high: np.ndarray | None) -> tuple[np.ndarray
     return low, high
 
 
+def unit_affine(
+    units: str = "lerobot", low: np.ndarray | None = None, high: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(scale, offset)`` (6,) with ``units = radians * scale + offset``: every mode is affine per joint.
+
+    Hot loops (the env's step) precompute this once; :func:`radians_to_units` and :func:`units_to_radians`
+    apply it.
+    """
+    check_units(units)
+    low, high = _limits(low, high)
+    scale, offset = np.ones(6), np.zeros(6)
+    if units == "lerobot":
+        scale[:5] = 180.0 / np.pi
+    elif units == "lerobot_range":
+        scale[:5] = 200.0 / (high[:5] - low[:5])
+        offset[:5] = -low[:5] * scale[:5] - 100.0
+    if units != "radians":
+        scale[5] = 100.0 / (high[5] - low[5])
+        offset[5] = -low[5] * scale[5]
+    return scale, offset
+
+
+def _check_last_axis(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float64)
+    if v.shape[-1:] != (6,):
+        raise ValueError(f"expected joint vector(s) of shape (..., 6), got {v.shape}")
+    return v
+
+
 def radians_to_units(
     q: np.ndarray, units: str = "lerobot", low: np.ndarray | None = None, high: np.ndarray | None = None
 ) -> np.ndarray:
     """Sim joint angles (..., 6) in radians -> the given unit mode. Works on any leading batch shape."""
-    check_units(units)
-    q = np.asarray(q, dtype=np.float64)
-    if q.shape[-1] != 6:
-        raise ValueError(f"expected joint vector(s) of shape (..., 6), got {q.shape}")
-    if units == "radians":
-        return q.copy()
-    low, high = _limits(low, high)
-    out = np.empty_like(q)
-    if units == "lerobot":
-        out[..., :5] = np.rad2deg(q[..., :5])
-    else:  # lerobot_range
-        out[..., :5] = (q[..., :5] - low[:5]) / (high[:5] - low[:5]) * 200.0 - 100.0
-    out[..., 5] = (q[..., 5] - low[5]) / (high[5] - low[5]) * 100.0
-    return out
+    scale, offset = unit_affine(units, low, high)
+    return _check_last_axis(q) * scale + offset
 
 
 def units_to_radians(
     v: np.ndarray, units: str = "lerobot", low: np.ndarray | None = None, high: np.ndarray | None = None
 ) -> np.ndarray:
     """Inverse of :func:`radians_to_units`."""
-    check_units(units)
-    v = np.asarray(v, dtype=np.float64)
-    if v.shape[-1] != 6:
-        raise ValueError(f"expected joint vector(s) of shape (..., 6), got {v.shape}")
-    if units == "radians":
-        return v.copy()
-    low, high = _limits(low, high)
-    out = np.empty_like(v)
-    if units == "lerobot":
-        out[..., :5] = np.deg2rad(v[..., :5])
-    else:
-        out[..., :5] = (v[..., :5] + 100.0) / 200.0 * (high[:5] - low[:5]) + low[:5]
-    out[..., 5] = v[..., 5] / 100.0 * (high[5] - low[5]) + low[5]
-    return out
+    scale, offset = unit_affine(units, low, high)
+    return (_check_last_axis(v) - offset) / scale
 
 
 def units_bounds(

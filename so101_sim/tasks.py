@@ -18,6 +18,7 @@ a near top-down grasp is reachable by the SO-101. LiftFixed-v0 puts the cube at 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -133,28 +134,31 @@ def manipulation_reward(task: TaskSpec, s: StepState, held_steps: int) -> tuple[
     - displacement_penalty: -5.0 x exp(d / 5 cm - 1) when the cube, still on the table, was pushed d > 5 cm
       away from where it started (and, for pick-and-place, is not in the target zone)
     """
-    to_cube = float(np.linalg.norm(s.gripper_pos - s.cube_pos))
-    height = max(0.0, float(s.cube_pos[2] - CUBE_REST_Z))
-    displaced = float(np.linalg.norm(s.cube_pos[:2] - s.cube_init[:2]))
+    gx, gy, gz = s.gripper_pos.tolist()
+    cx, cy, cz = s.cube_pos.tolist()
+    ix, iy, iz = s.cube_init.tolist()
+    to_cube = math.dist((gx, gy, gz), (cx, cy, cz))
+    height = max(0.0, cz - CUBE_REST_Z)
+    displaced = math.hypot(cx - ix, cy - iy)
     in_zone = False
     if task.kind == "pickplace":
-        in_zone = bool(np.linalg.norm(s.cube_pos[:2] - s.target[:2]) < task.zone_radius)
+        in_zone = math.hypot(cx - float(s.target[0]), cy - float(s.target[1])) < task.zone_radius
         success = in_zone and height < 0.005 and s.cube_speed < 0.05 and not s.cube_grasped
     else:
         success = held_steps >= task.hold_steps
     on_table = height < 0.005
     parts = {
-        "distance_penalty": -2.0 * float(np.linalg.norm(s.gripper_pos - s.cube_init)),
+        "distance_penalty": -2.0 * math.dist((gx, gy, gz), (ix, iy, iz)),
         "approach_bonus": 5.0 * (to_cube < 0.02),
         "height_bonus": 20.0 * min(1.0, height / task.lift_height),
         "proximity_bonus": 0.5 * (to_cube < 0.05),
         "success_bonus": 50.0 * success,
         "displacement_penalty": (
-            -5.0 * float(np.exp(displaced / 0.05 - 1.0)) if (displaced > 0.05 and on_table and not in_zone) else 0.0
+            -5.0 * math.exp(displaced / 0.05 - 1.0) if (displaced > 0.05 and on_table and not in_zone) else 0.0
         ),
     }
     return float(sum(parts.values())), parts, success
 
 
 def lifted(task: TaskSpec, cube_pos: np.ndarray) -> bool:
-    return bool(cube_pos[2] - CUBE_REST_Z >= task.lift_height)
+    return float(cube_pos[2]) - CUBE_REST_Z >= task.lift_height

@@ -50,52 +50,6 @@ def _wait_for_encoded_episode(out: Path, proc: subprocess.Popen, timeout: float 
     raise AssertionError("conversion never got going")
 
 
-def test_script_runs_and_prints_summary(tmp_path):
-    src = write_demos(tmp_path / "d.hdf5", [5, 6], image_hw=(16, 32), successes=[False, True])
-    proc = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--input",
-            str(src),
-            "--output-dir",
-            str(tmp_path / "out"),
-            "--repo-id",
-            "local/run",
-            "--only-success",
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert "Converted 1 demo(s), 6 frames, skipped 1" in proc.stdout
-    assert "skipped   demo_0: success=False" in proc.stdout
-    assert f"--dataset.root={tmp_path / 'out/local/run'}" in proc.stdout
-    assert "converting" in proc.stderr  # the tqdm bar over frames
-    assert "Svt[info]" not in proc.stderr  # encoder banner silenced
-    again = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--input",
-            str(src),
-            "--output-dir",
-            str(tmp_path / "out"),
-            "--repo-id",
-            "local/run",
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert again.returncode == 2 and "already exists; pass --overwrite" in again.stderr
-
-
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupt_leaves_nothing(tmp_path, long_file, sig):
     out = tmp_path / "out"
@@ -118,26 +72,19 @@ def test_sigkill_leaves_no_dataset_and_next_run_cleans_up(tmp_path, long_file):
     proc.wait(timeout=30)
     assert (out / "local/run/old.txt").read_text() == "previous output"  # untouched
     assert partial.exists()  # SIGKILL cannot clean up, but it is not at the target
-    small = write_demos(tmp_path / "small.hdf5", [3, 3], image_hw=(16, 32))
+    small = write_demos(tmp_path / "small.hdf5", [5, 6], image_hw=(16, 32), successes=[False, True])
+    args = [sys.executable, str(SCRIPT), "--input", str(small), "--output-dir", str(out), "--repo-id", "local/run"]
+    refused = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=120, check=False)
+    assert refused.returncode == 2 and "already exists; pass --overwrite" in refused.stderr
+    assert (out / "local/run/old.txt").exists()
     done = subprocess.run(
-        [
-            sys.executable,
-            str(SCRIPT),
-            "--input",
-            str(small),
-            "--output-dir",
-            str(out),
-            "--repo-id",
-            "local/run",
-            "--overwrite",
-            "--no-progress",
-        ],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        [*args, "--overwrite", "--only-success"], env=_env(), capture_output=True, text=True, timeout=120, check=False
     )
     assert done.returncode == 0, done.stderr
     assert not partial.exists()  # the dead run's partial directory was swept
     assert not (out / "local/run/old.txt").exists() and (out / "local/run/meta/info.json").exists()
+    assert "Converted 1 demo(s), 6 frames, skipped 1" in done.stdout
+    assert "skipped   demo_0: success=False" in done.stdout
+    assert f"--dataset.root={out / 'local/run'}" in done.stdout
+    assert "converting" in done.stderr  # the tqdm bar over frames
+    assert "Svt[info]" not in done.stderr  # encoder banner silenced

@@ -14,12 +14,13 @@ import pytest
 
 os.environ.setdefault("MENAGERIE_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "menagerie"))
 
+# isort: off
+import so101_sim  # noqa: F401  (chooses the GL backend: must come before the first `import mujoco`)
 import mujoco
-
-import so101_sim  # noqa: F401  (chooses the GL backend before mujoco loads)
 from so101_sim.mujoco import mesh_lod
 from so101_sim.mujoco.rendering import RENDER_PRESETS, CameraRenderer, gl_info
 from so101_sim.mujoco.scene import build_model, menagerie_dir
+# isort: on
 
 CAMERAS = ("camera1", "camera2", "camera3")
 SIZE = (64, 64)
@@ -226,3 +227,23 @@ def test_bad_input_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="render_preset"):
         build_model("ultra")
     assert set(RENDER_PRESETS) == set(mesh_lod.PRESET_FACE_RATIO)
+
+
+def test_ascii_stl_and_clustering_fallback(tmp_path):
+    # An ASCII STL (a tetrahedron) reads as 4 shared vertices and 4 faces.
+    corners = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=float)
+    tris = [(0, 2, 1), (0, 1, 3), (0, 3, 2), (1, 2, 3)]
+    lines = ["solid tetra"]
+    for tri in tris:
+        lines += ["  facet normal 0 0 0", "    outer loop"]
+        lines += [f"      vertex {x} {y} {z}" for x, y, z in corners[list(tri)]]
+        lines += ["    endloop", "  endfacet"]
+    path = tmp_path / "tetra.stl"
+    path.write_text("\n".join(lines + ["endsolid tetra"]) + "\n")
+    verts, faces = mesh_lod.read_stl(path)
+    assert verts.shape == (4, 3) and faces.shape == (4, 3)
+    # The vertex-clustering fallback (used if edge collapses ever stall) also reaches its target.
+    v, f = mesh_lod.read_stl(menagerie_dir() / "assets" / "base_so101_v2.stl")
+    v2, f2 = mesh_lod._decimate_by_clustering(v, f, target=1000)
+    assert 300 <= len(f2) <= 1000 and f2.max() < len(v2)
+    np.testing.assert_allclose(v2.min(axis=0), v.min(axis=0), atol=0.05 * np.ptp(v, axis=0).max())

@@ -439,3 +439,46 @@ def test_stock_lerobot_train_on_converted_dataset_then_reload_and_infer(tiny_vlm
     policy.reset()
     with pytest.raises(KeyError, match=re.escape(TACTILE_KEY)):
         policy.select_action(preprocessor_no_rename(dict(obs)))
+
+
+def test_stock_lerobot_eval_in_the_so101_sim_with_tactile_from_the_env(tiny_vlm, tmp_path):
+    """A saved smolvla_tactile policy runs in `lerobot-eval --env.type=so101`, touch renamed from environment_state."""
+    from lerobot.policies.factory import make_pre_post_processors
+
+    inputs = {
+        "observation.state": PolicyFeature(FeatureType.STATE, (6,)),
+        "observation.images.camera1": PolicyFeature(FeatureType.VISUAL, (3, IMG, IMG)),
+        "observation.images.camera2": PolicyFeature(FeatureType.VISUAL, (3, IMG, IMG)),
+        TACTILE_KEY: PolicyFeature(FeatureType.STATE, GRID),
+    }
+    outputs = {"action": PolicyFeature(FeatureType.ACTION, (6,))}
+    cfg = _config(
+        SmolVLATactileConfig, tiny_vlm, input_features=inputs, output_features=outputs, use_tactile=True,
+        use_arm_hand_feature_enhancement=True, arm_indices=[0, 1, 2, 3, 4], hand_indices=[5],
+    )  # fmt: skip
+    # so101_follower units: joints in degrees, gripper 0..100; forces in newtons.
+    stats = {
+        "observation.state": {"mean": np.zeros(6), "std": np.full(6, 40.0)},
+        "action": {"mean": np.zeros(6), "std": np.full(6, 40.0)},
+        TACTILE_KEY: {"mean": np.zeros(3), "std": np.array([0.05, 0.05, 0.2])},
+    }
+    policy = SmolVLATactilePolicy(cfg, dataset_stats=stats)
+    preprocessor, postprocessor = make_pre_post_processors(cfg, dataset_stats=stats)
+    pretrained = tmp_path / "pretrained_model"
+    for part in (policy, preprocessor, postprocessor):
+        part.save_pretrained(pretrained)
+
+    env = dict(
+        os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", MUJOCO_GL=os.environ.get("MUJOCO_GL", "egl"),
+        MENAGERIE_ROOT=os.environ.get("MENAGERIE_ROOT", str(REPO_ROOT.parent / "shared" / "menagerie")),
+    )  # fmt: skip
+    lerobot_eval = Path(sys.executable).with_name("lerobot-eval")
+    log = _run(
+        [str(lerobot_eval), f"--policy.path={pretrained}", "--policy.device=cpu", "--env.type=so101",
+         "--env.task=Lift-v0", "--env.environment_state=tactile", "--env.cameras=[camera1,camera2]",
+         f"--env.image_size={IMG}", "--env.episode_length=10", "--eval.n_episodes=1", "--eval.batch_size=1",
+         f"--rename_map={{\"observation.environment_state\": \"{TACTILE_KEY}\"}}", f"--output_dir={tmp_path / 'eval'}"],
+        tmp_path, env, timeout=300,
+    )  # fmt: skip
+    assert "'pc_success'" in log and "'n_episodes': 1" in log, log[-3000:]
+    assert list((tmp_path / "eval" / "videos").rglob("*.mp4"))

@@ -32,6 +32,7 @@ The episode terminates on success and is truncated after ``episode_length`` cont
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import gymnasium as gym
@@ -129,6 +130,10 @@ class SO101Env(gym.Env):
         self.model = build_model(render_preset, render_sizes)
         self.data = mujoco.MjData(self.model)
         self.idx = SceneIndex.from_model(self.model)
+        # Views into MjData's fixed buffers, taken once: attribute access on MjData costs ~1 us per call.
+        self._qpos, self._qvel, self._ctrl = self.data.qpos, self.data.qvel, self.data.ctrl
+        self._site_xpos, self._sensordata = self.data.site_xpos, self.data.sensordata
+        self._touch_adr = self.idx.touch_sensors.tolist()
         self._kin: Kinematics | None = None
         self._renderer: CameraRenderer | None = None
         self._viewer = None
@@ -137,8 +142,9 @@ class SO101Env(gym.Env):
             from so101_sim.mujoco.tactile import TactilePads
 
             self._tactile = TactilePads(self.model, grid=self.tactile_grid)
-        self._jaw_geoms = self._gripper_geoms()
 
+        # units = radians * scale + offset (precomputed: the step is a hot loop)
+        self._u_scale, self._u_offset = adapters.unit_affine(self.units, self.idx.joint_low, self.idx.joint_high)
         low_u, high_u = adapters.units_bounds(self.units, self.idx.joint_low, self.idx.joint_high)
         self._low_u, self._high_u = low_u.astype(np.float32), high_u.astype(np.float32)
         spaces: dict[str, gym.Space] = {}
@@ -177,20 +183,6 @@ class SO101Env(gym.Env):
     def ee_pose_source(self, link_name: str | None = None) -> MujocoEEPoseSource:
         return MujocoEEPoseSource(self.model, self.data, link_name or "gripperframe")
 
-    def _gripper_geoms(self) -> tuple[set[int], set[int]]:
-        fixed_body = self.model.body("gripper").id
-        moving_body = self.model.body("moving_jaw_so101_v1").id
-        fixed, moving = set(), set()
-        for g in range(self.model.ngeom):
-            if self.model.geom_contype[g] == 0 and self.model.geom_conaffinity[g] == 0:
-                continue
-            body = self.model.geom_bodyid[g]
-            if body == fixed_body:
-                fixed.add(g)
-            elif body == moving_body:
-                moving.add(g)
-        return fixed, moving
-
     def joint_positions(self) -> np.ndarray:
         return self.data.qpos[self.idx.joint_qpos].copy()
 
@@ -199,17 +191,9 @@ class SO101Env(gym.Env):
         return q[:3].copy(), q[3:].copy()
 
     def cube_grasped(self) -> bool:
-        fixed, moving = self._jaw_geoms
-        touch_fixed = touch_moving = False
-        cube = self.idx.cube_geom
-        for i in range(self.data.ncon):
-            c = self.data.contact[i]
-            other = c.geom2 if c.geom1 == cube else c.geom1 if c.geom2 == cube else -1
-            if other < 0:
-                continue
-            touch_fixed |= other in fixed
-            touch_moving |= other in moving
-        return touch_fixed and touch_moving
+        """Both jaws touch the cube (MuJoCo contact sensors, evaluated in the last physics step)."""
+        fixed, moving = self._touch_adr
+        return bool(self._sensordata[fixed] > 0 and self._sensordata[moving] > 0)
 
     def _set_cube(self, pos: np.ndarray, yaw: float) -> None:
         a = self.idx.cube_qpos
@@ -218,8 +202,10 @@ class SO101Env(gym.Env):
         self.data.qvel[self.idx.cube_dof : self.idx.cube_dof + 6] = 0.0
 
     def _env_state(self) -> np.ndarray:
-        pos, quat = self.cube_pose()
-        return np.concatenate([pos, quat, self._layout.target, self._layout.cube_pos]).astype(np.float32)
+        """Cube pose (live) + target and start (fixed per episode, written at reset)."""
+        a = self.idx.cube_qpos
+        self._env_buf[:7] = self._qpos[a : a + 7]
+        return self._env_buf.copy()
 
     def _tactile_obs(self) -> np.ndarray:
         return self._tactile.read(self.data).astype(np.float32)
@@ -228,10 +214,8 @@ class SO101Env(gym.Env):
         obs: dict[str, Any] = {}
         if self.camera_sizes:
             obs["pixels"] = self._render_cameras()
-        q = self.joint_positions()
-        obs["agent_pos"] = adapters.radians_to_units(q, self.units, self.idx.joint_low, self.idx.joint_high).astype(
-            np.float32
-        )
+        q = self._qpos[self.idx.joint_qpos]
+        obs["agent_pos"] = (q * self._u_scale + self._u_offset).astype(np.float32)
         tactile = self._tactile_obs() if self.tactile_enabled else None
         obs["environment_state"] = tactile if self.environment_state_mode == "tactile" else self._env_state()
         if tactile is not None:
@@ -243,20 +227,19 @@ class SO101Env(gym.Env):
             sizes = dict(self.camera_sizes)
             sizes.setdefault(self.render_camera, (256, 256))
             self._renderer = CameraRenderer(self.model, sizes)
-        return {c: self._renderer.render(self.data, c, size) for c, size in self.camera_sizes.items()}
+        return self._renderer.render_all(self.data, list(self.camera_sizes))
 
     def _step_state(self) -> StepState:
-        cube_pos, _ = self.cube_pose()
-        v = self.data.qvel[self.idx.cube_dof : self.idx.cube_dof + 3]
+        a = self.idx.cube_qpos
+        v = self._qvel[self.idx.cube_dof : self.idx.cube_dof + 3]
+        site = self.idx.gripper_site if self.task_spec.kind == "reach" else self.idx.grasp_site
         return StepState(
-            gripper_pos=self.data.site_xpos[self.idx.grasp_site].copy()
-            if self.task_spec.kind != "reach"
-            else self.data.site_xpos[self.idx.gripper_site].copy(),
-            cube_pos=cube_pos,
+            gripper_pos=self._site_xpos[site],  # views: consumed before the next physics step
+            cube_pos=self._qpos[a : a + 3],
             cube_init=self._layout.cube_pos,
             target=self._layout.target,
             cube_grasped=self.cube_grasped(),
-            cube_speed=float(np.linalg.norm(v)),
+            cube_speed=float(np.sqrt(v @ v)),
         )
 
     # ------------------------------------------------------------------ gym API
@@ -280,6 +263,9 @@ class SO101Env(gym.Env):
             else np.array([0.0, 0.0, -1.0])
         )
         mujoco.mj_forward(self.model, self.data)
+        self._env_buf = np.zeros(ENV_STATE_DIM, dtype=np.float32)
+        self._env_buf[7:10] = self._layout.target
+        self._env_buf[10:13] = self._layout.cube_pos
         self._steps = 0
         self._held = 0
         gid = self.idx.gripper_site
@@ -292,6 +278,11 @@ class SO101Env(gym.Env):
 
     def _validate_action(self, action: Any) -> np.ndarray:
         expected = self.action_space.shape
+        if type(action) is np.ndarray and action.shape == expected and action.dtype.kind == "f":
+            # A finite sum proves every element finite (NaN and inf propagate); only then skip the full check.
+            if not math.isfinite(action.sum()) and not np.isfinite(action).all():
+                raise ValueError(f"action contains NaN or inf: {action}")
+            return action  # fast path: the common case in a rollout
         try:
             a = np.asarray(action, dtype=np.float64)
         except (TypeError, ValueError) as exc:
@@ -310,7 +301,7 @@ class SO101Env(gym.Env):
     def _joint_targets(self, a: np.ndarray) -> np.ndarray:
         low, high = self.idx.joint_low, self.idx.joint_high
         if self.control_mode == "joint":
-            q = adapters.units_to_radians(a, self.units, low, high)
+            q = (a - self._u_offset) / self._u_scale
         else:
             step = np.clip(a[:3], -self.max_ee_step, self.max_ee_step)
             self._ee_target_pos = np.clip(self._ee_target_pos + step, EE_WORKSPACE_LOW, EE_WORKSPACE_HIGH)
@@ -334,13 +325,13 @@ class SO101Env(gym.Env):
                 iterations=15,
             )
             q[5] = grip
-        return np.clip(q, self.idx.ctrl_low, self.idx.ctrl_high)
+        return np.minimum(np.maximum(q, self.idx.ctrl_low), self.idx.ctrl_high)
 
     def step(self, action: Any):
         if self._layout is None:
             raise RuntimeError("call reset() before step()")
         a = self._validate_action(action)
-        self.data.ctrl[self.idx.actuators] = self._joint_targets(a)
+        self._ctrl[self.idx.actuators] = self._joint_targets(a)
         mujoco.mj_step(self.model, self.data, nstep=N_SUBSTEPS)
         self._steps += 1
         state = self._step_state()

@@ -111,6 +111,13 @@ def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, i
         warnings.simplefilter("ignore")
         for body in ("scene_static", "cube"):
             frame.attach_body(scene.body(body), "", "")
+    # "Is the cube touching each jaw?" computed by MuJoCo itself (contact sensors), not by a Python loop over
+    # contacts in every step: the grasp test of the reward reads two numbers.
+    for jaw in ("gripper", "moving_jaw_so101_v1"):
+        robot.add_sensor(
+            name=f"cube_touch_{jaw}", type=mujoco.mjtSensor.mjSENS_CONTACT, objtype=mujoco.mjtObj.mjOBJ_BODY,
+            objname="cube", reftype=mujoco.mjtObj.mjOBJ_BODY, refname=jaw, intprm=[1, 0, 1],
+        )  # fmt: skip
     # Visual settings of the scene file (attach copies bodies, not <visual>).
     robot.visual.headlight.diffuse = scene.visual.headlight.diffuse
     robot.visual.headlight.ambient = scene.visual.headlight.ambient
@@ -154,6 +161,7 @@ class SceneIndex:
     target_site: int
     zone_site: int
     table_geom: int
+    touch_sensors: np.ndarray  # sensordata addresses of the cube-jaw contact sensors (fixed, moving)
     joint_low: np.ndarray
     joint_high: np.ndarray
     ctrl_low: np.ndarray
@@ -183,6 +191,10 @@ class SceneIndex:
             target_site=oid(mujoco.mjtObj.mjOBJ_SITE, "target"),
             zone_site=oid(mujoco.mjtObj.mjOBJ_SITE, "target_zone"),
             table_geom=oid(mujoco.mjtObj.mjOBJ_GEOM, "table_top"),
+            touch_sensors=np.array([
+                model.sensor_adr[oid(mujoco.mjtObj.mjOBJ_SENSOR, f"cube_touch_{jaw}")]
+                for jaw in ("gripper", "moving_jaw_so101_v1")
+            ]),
             joint_low=np.array([model.jnt_range[j][0] for j in joints]),
             joint_high=np.array([model.jnt_range[j][1] for j in joints]),
             ctrl_low=model.actuator_ctrlrange[acts, 0].copy(),
