@@ -39,7 +39,7 @@ sys.path.insert(0, str(REPO))
 from so101_sim.convert.synthetic import frame, franka_step, write_demos
 
 
-def make_file(path: Path, frames: int, demo_len: int, hw: tuple[int, int]) -> float:
+def make_file(path: Path, frames: int, demo_len: int, hw: tuple[int, int], compression: str | None) -> float:
     lengths = [demo_len] * (frames // demo_len) + ([frames % demo_len] if frames % demo_len else [])
     cache: dict[tuple[int, int], np.ndarray] = {}
 
@@ -54,7 +54,7 @@ def make_file(path: Path, frames: int, demo_len: int, hw: tuple[int, int]) -> fl
         return obs, action
 
     t0 = time.perf_counter()
-    write_demos(path, lengths, step_fn=step, image_hw=hw)
+    write_demos(path, lengths, step_fn=step, image_hw=hw, compression=compression)
     return time.perf_counter() - t0
 
 
@@ -148,6 +148,12 @@ def main() -> None:
     p.add_argument("--width", type=int, default=640)
     p.add_argument("--repeats", type=int, default=3, help="runs of the bound and of the smallest conversion")
     p.add_argument("--bound-frames", type=int, default=300, help="frames per camera for the bound")
+    p.add_argument(
+        "--compression",
+        default="gzip",
+        choices=["gzip", "none"],
+        help="compression of the generated HDF5 (Isaac Lab: gzip)",
+    )
     p.add_argument("--workdir", type=Path, default=None, help="where the files go (default: a temp dir)")
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--single", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
@@ -163,13 +169,14 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     print(
         f"{os.cpu_count()} CPU cores, frames {hw[0]}x{hw[1]} x 2 cameras, demos of {args.demo_len} frames, "
+        f"{args.compression} HDF5, "
         f"work dir {work}"
     )
     try:
         files = {}
         for n in sorted(args.frames):
             path = work / f"demos_{n}.hdf5"
-            secs = make_file(path, n, args.demo_len, hw)
+            secs = make_file(path, n, args.demo_len, hw, None if args.compression == "none" else "gzip")
             files[n] = path
             print(f"wrote {path.name}: {n} frames, {path.stat().st_size / 2**20:.0f} MiB in {secs:.0f} s")
 

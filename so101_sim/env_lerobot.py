@@ -29,10 +29,14 @@ class SubEnvInfo:
 
 
 class LeRobotAsyncVectorEnv(gym.vector.AsyncVectorEnv):
-    """``AsyncVectorEnv`` plus an ``envs`` list of :class:`SubEnvInfo`, read from the workers once."""
+    """``AsyncVectorEnv`` plus an ``envs`` list of :class:`SubEnvInfo`, read from the workers once.
 
-    def __init__(self, env_fns, **kwargs: Any) -> None:
-        super().__init__(env_fns, **kwargs)
+    Workers are started with ``spawn`` by default: a forked worker inherits the parent's OpenGL (EGL) state,
+    and rendering in it can deadlock once the parent has rendered anything.
+    """
+
+    def __init__(self, env_fns, context: str | None = "spawn", **kwargs: Any) -> None:
+        super().__init__(env_fns, context=context, **kwargs)
         descriptions = self.call("task_description")
         steps = self.call("_max_episode_steps")
         self.envs = [
@@ -67,8 +71,19 @@ def make_vector_env(
     env_id = task if "/" in task else f"so101_sim/{task}"
     env_kwargs.setdefault("render_mode", "rgb_array")
 
-    def make_one() -> gym.Env:
-        return gym.make(env_id, **env_kwargs)
-
     cls = LeRobotAsyncVectorEnv if use_async else gym.vector.SyncVectorEnv
+    make_one = EnvFactory(env_id, env_kwargs)
     return cls([make_one for _ in range(n_envs)], autoreset_mode=gym.vector.AutoresetMode.SAME_STEP)
+
+
+@dataclass
+class EnvFactory:
+    """Builds one env; importable in a freshly spawned worker (it registers the gym ids itself)."""
+
+    env_id: str
+    kwargs: dict
+
+    def __call__(self) -> gym.Env:
+        import so101_sim  # noqa: F401
+
+        return gym.make(self.env_id, **self.kwargs)

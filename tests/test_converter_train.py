@@ -1,4 +1,5 @@
-"""A converted dataset trains with stock ``lerobot-train`` (tiny ACT, CPU, offline, 3 steps)."""
+"""sim -> Isaac Lab HDF5 -> converter -> stock ``lerobot-train`` on real rendered frames (tiny ACT, CPU, offline,
+3 steps), with the simulated tactile grids as an input feature."""
 
 import json
 import os
@@ -10,20 +11,25 @@ from pathlib import Path
 import pytest
 
 from so101_sim.convert import ConvertOptions, convert, load_mapping
-from so101_sim.convert.synthetic import write_demos
+
+os.environ.setdefault("MENAGERIE_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "menagerie"))
+pytest.importorskip("so101_sim.mujoco.tactile")
 
 LEROBOT_TRAIN = shutil.which("lerobot-train") or str(Path(sys.executable).with_name("lerobot-train"))
 
 
 @pytest.mark.skipif(not Path(LEROBOT_TRAIN).exists(), reason="lerobot-train is not installed")
 def test_lerobot_train_reads_the_converted_dataset(tmp_path):
-    src = write_demos(tmp_path / "demos.hdf5", [12, 10], image_hw=(32, 40))
+    from so101_sim.commands.record_hdf5 import RecordHDF5Options, record_hdf5
+
+    src = tmp_path / "sim.hdf5"
+    record_hdf5(RecordHDF5Options(episodes=2, output=src, image_size=64, tactile=True, progress=False))
     convert(
         ConvertOptions(
             input=src,
             output_dir=tmp_path / "data",
             repo_id="local/tactile",
-            mapping=load_mapping("franka_tactile"),
+            mapping=load_mapping("so101"),
             progress=False,
         )
     )
@@ -67,8 +73,9 @@ def test_lerobot_train_reads_the_converted_dataset(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
     ckpt = tmp_path / "train/checkpoints/000003/pretrained_model"
     config = json.loads((ckpt / "config.json").read_text())
-    assert config["input_features"]["observation.state"]["shape"] == [27]
-    assert config["output_features"]["action"]["shape"] == [7]
+    assert config["input_features"]["observation.state"]["shape"] == [6]
+    assert config["output_features"]["action"]["shape"] == [6]
+    assert config["input_features"]["observation.tactile.force_grid"]["shape"] == [2, 10, 12, 3]
     assert {"observation.images.camera1", "observation.images.camera2", "observation.tactile.force_grid"} <= set(
         config["input_features"]
     )

@@ -81,6 +81,7 @@ def write_demos(
     env_args: dict | None = None,
     step_fn: Callable[[int, int], tuple[dict[str, np.ndarray], np.ndarray]] | None = None,
     overwrite: bool = True,
+    compression: str | None = "gzip",
 ) -> Path:
     """Write ``len(lengths)`` demos (demo ``i`` has ``lengths[i]`` steps) and return the path."""
     if step_fn is None:
@@ -94,7 +95,9 @@ def write_demos(
                 return so101_step(d, t, image_hw)
         else:
             raise ValueError(f"unknown layout {layout!r}")
-    with IsaacLabHDF5Writer(path, env_name=env_name, env_args=env_args, overwrite=overwrite) as writer:
+    with IsaacLabHDF5Writer(
+        path, env_name=env_name, env_args=env_args, overwrite=overwrite, compression=compression
+    ) as writer:
         for d, n in enumerate(lengths):
             writer.begin_demo(seed=d)
             for t in range(n):
