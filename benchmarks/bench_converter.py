@@ -154,7 +154,12 @@ def main() -> None:
         choices=["gzip", "none"],
         help="compression of the generated HDF5 (Isaac Lab: gzip)",
     )
-    p.add_argument("--workdir", type=Path, default=None, help="where the files go (default: a temp dir)")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=None,
+        help="where the files go; they are kept there and reused by later runs (default: a temp dir, deleted)",
+    )
     p.add_argument("--keep", action="store_true", help="keep the generated files")
     p.add_argument("--single", nargs=2, metavar=("SRC", "OUT"), help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -175,9 +180,12 @@ def main() -> None:
     try:
         files = {}
         for n in sorted(args.frames):
-            path = work / f"demos_{n}.hdf5"
-            secs = make_file(path, n, args.demo_len, hw, None if args.compression == "none" else "gzip")
+            path = work / f"demos_{n}_{hw[0]}x{hw[1]}_{args.demo_len}_{args.compression}.hdf5"
             files[n] = path
+            if path.exists():  # kept from an earlier run with --workdir
+                print(f"reusing {path.name}: {path.stat().st_size / 2**20:.0f} MiB")
+                continue
+            secs = make_file(path, n, args.demo_len, hw, None if args.compression == "none" else "gzip")
             print(f"wrote {path.name}: {n} frames, {path.stat().st_size / 2**20:.0f} MiB in {secs:.0f} s")
 
         bounds, streams = [], []

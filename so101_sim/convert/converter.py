@@ -9,7 +9,10 @@ and move it into place. Memory is bounded by one demo's numeric data plus one bl
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -199,6 +202,24 @@ def _wait_for_encoder(dataset, high_water: int) -> None:
         time.sleep(0.0005)
 
 
+@functools.cache
+def _libc():
+    name = ctypes.util.find_library("c")
+    return ctypes.CDLL(name) if name else None
+
+
+def release_free_memory() -> None:
+    """Hand freed heap memory back to the OS (glibc ``malloc_trim``; a no-op elsewhere).
+
+    Every episode starts fresh encoder threads, and glibc gives threads their own malloc arenas. Without a trim
+    the process keeps the freed frame buffers of past episodes in those arenas: measured, peak RSS grew by
+    ~0.5 GiB over the first 20 episodes at 640x480, and stays flat with a trim after each episode.
+    """
+    libc = _libc()
+    if libc is not None and hasattr(libc, "malloc_trim"):
+        libc.malloc_trim(0)
+
+
 def _check_episode_videos(dataset, schema: Schema, name: str, T: int, fps: int, src: Path) -> None:
     latest = dataset.meta.latest_episode or {}
     for cam, _ in schema.cameras:
@@ -341,6 +362,7 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                             skipped_during_write[name] = err.reason
                             pbar.update(T)
                             continue
+                        release_free_memory()
                         if opts.use_videos:
                             _check_episode_videos(dataset, schema, name, T, fps, src.path)
                         report.outcomes.append(
