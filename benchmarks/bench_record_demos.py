@@ -15,7 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 
 
 def collect(task: str, episodes: int, opts) -> list[list[dict]]:
@@ -47,7 +46,7 @@ def collect(task: str, episodes: int, opts) -> list[list[dict]]:
 def encode_only(episodes: list[list[dict]], opts, root: Path) -> float:
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
-    from so101_sim.convert.converter import _wait_for_encoder
+    from so101_sim.convert.converter import wait_for_encoder
     from so101_sim.record_demos import dataset_features
 
     t0 = time.perf_counter()
@@ -56,7 +55,7 @@ def encode_only(episodes: list[list[dict]], opts, root: Path) -> float:
     n = 0
     for frames in episodes:
         for f in frames:
-            _wait_for_encoder(ds, 28)
+            wait_for_encoder(ds, 28)
             ds.add_frame(dict(f))
             n += 1
         ds.save_episode()

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from so101_sim.adapters import JOINT_NAMES
+from so101_sim.rollout import DemoCounts
 from so101_sim.convert import atomic
 from so101_sim.tasks import ENV_STATE_NAMES
 
@@ -71,10 +72,7 @@ def dataset_features(opts: RecordOptions, tactile_shape: tuple[int, ...] | None)
 
 
 @dataclass
-class RecordReport:
-    episodes: int = 0
-    attempts: int = 0
-    frames: int = 0
+class RecordReport(DemoCounts):
     seconds: float = 0.0
     root: Path | None = None
 
@@ -104,8 +102,9 @@ def record_demos(opts: RecordOptions) -> RecordReport:
     from tqdm import tqdm
 
     import so101_sim  # noqa: F401
-    from so101_sim.convert.converter import _wait_for_encoder
+    from so101_sim.convert.converter import wait_for_encoder, release_free_memory
     from so101_sim.mujoco.expert import ScriptedExpert
+    from so101_sim.rollout import record_expert_demos
 
     target = Path(opts.root)
     if (target.exists() or target.is_symlink()) and not opts.overwrite:
@@ -120,7 +119,6 @@ def record_demos(opts: RecordOptions) -> RecordReport:
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_partials(target)
     work = atomic.partial_path(target)
-    report = RecordReport()
     dataset = None
     t0 = time.perf_counter()
     try:
@@ -131,31 +129,24 @@ def record_demos(opts: RecordOptions) -> RecordReport:
                 streaming_encoding=opts.use_videos, image_writer_threads=0 if opts.use_videos else 4,
             )  # fmt: skip
             bar = tqdm(total=opts.episodes, unit="ep", desc=f"record {opts.task}", disable=not opts.progress)
-            while report.episodes < opts.episodes:
-                if report.attempts >= opts.episodes * opts.max_attempts_factor:
-                    raise RuntimeError(
-                        f"only {report.episodes} of {opts.episodes} episodes succeeded in {report.attempts} attempts"
-                    )
-                obs, _ = env.reset(seed=opts.seed + report.attempts)
-                expert.reset()
-                report.attempts += 1
-                success, frames = False, 0
-                while True:
-                    action = expert.act(obs["agent_pos"], obs["environment_state"])
-                    _wait_for_encoder(dataset, 28)
-                    dataset.add_frame(_frame(obs, action, opts, task_text))
-                    frames += 1
-                    obs, _, terminated, truncated, info = env.step(action)
-                    success = success or bool(info["is_success"])
-                    if terminated or truncated:
-                        break
-                if success or opts.keep_failures:
+
+            def step(obs: dict[str, Any], action: np.ndarray) -> None:
+                wait_for_encoder(dataset, 28)
+                dataset.add_frame(_frame(obs, action, opts, task_text))
+
+            def end(keep: bool, success: bool) -> None:
+                if keep:
                     dataset.save_episode()
-                    report.episodes += 1
-                    report.frames += frames
-                    bar.update(1)
+                    release_free_memory()
                 else:
                     dataset.clear_episode_buffer()
+
+            counts = record_expert_demos(
+                env, expert, opts.episodes, seed=opts.seed, keep_failures=opts.keep_failures,
+                max_attempts_factor=opts.max_attempts_factor, progress=lambda: bar.update(1),
+                on_begin=lambda seed: None, on_step=step, on_end=end,
+            )  # fmt: skip
+            report = RecordReport(**vars(counts))
             bar.close()
             dataset.finalize()
             atomic.publish(work, target, opts.overwrite)

@@ -119,3 +119,61 @@ def run_episodes(
 
 def json_line(result: RolloutResult, **extra: Any) -> str:
     return json.dumps({**result.summary(), **extra})
+
+
+@dataclass
+class DemoCounts:
+    """What :func:`record_expert_demos` did: kept episodes, attempts, frames kept, successes kept."""
+
+    episodes: int = 0
+    attempts: int = 0
+    frames: int = 0
+    successes: int = 0
+
+
+def record_expert_demos(
+    env,
+    expert,
+    episodes: int,
+    *,
+    on_begin: Callable[[int], None],
+    on_step: Callable[[dict[str, Any], np.ndarray], None],
+    on_end: Callable[[bool, bool], None],
+    seed: int = 0,
+    keep_failures: bool = False,
+    max_attempts_factor: int = 3,
+    progress: Callable[[], None] | None = None,
+) -> DemoCounts:
+    """Roll the expert out until ``episodes`` episodes are kept, streaming every step to a sink.
+
+    The sink (a LeRobot dataset, an Isaac Lab HDF5 file) gets ``on_begin(seed)``, ``on_step(obs, action)``
+    for each step (the observation the action was chosen from) and ``on_end(keep, success)``; failed
+    episodes are discarded (``keep=False``) unless ``keep_failures``. Attempt ``i`` uses seed ``seed + i``.
+    """
+    counts = DemoCounts()
+    while counts.episodes < episodes:
+        if counts.attempts >= episodes * max_attempts_factor:
+            raise RuntimeError(f"only {counts.episodes} of {episodes} episodes succeeded in {counts.attempts} attempts")
+        attempt_seed = seed + counts.attempts
+        counts.attempts += 1
+        obs, _ = env.reset(seed=attempt_seed)
+        expert.reset()
+        on_begin(attempt_seed)
+        success, steps = False, 0
+        while True:
+            action = np.asarray(expert.act(obs["agent_pos"], obs["environment_state"]), dtype=np.float32)
+            on_step(obs, action)
+            steps += 1
+            obs, _, terminated, truncated, info = env.step(action)
+            success = success or bool(info["is_success"])
+            if terminated or truncated:
+                break
+        keep = success or keep_failures
+        on_end(keep, success)
+        if keep:
+            counts.episodes += 1
+            counts.frames += steps
+            counts.successes += int(success)
+            if progress:
+                progress()
+    return counts

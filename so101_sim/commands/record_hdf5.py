@@ -61,6 +61,7 @@ def record_hdf5(opts: RecordHDF5Options) -> dict:
     import so101_sim  # noqa: F401  (registers the gymnasium ids)
     from so101_sim.isaaclab_hdf5 import IsaacLabHDF5Writer
     from so101_sim.mujoco.expert import ScriptedExpert
+    from so101_sim.rollout import record_expert_demos
 
     env_id = f"so101_sim/{opts.task}"
     env = gym.make(
@@ -83,34 +84,18 @@ def record_hdf5(opts: RecordHDF5Options) -> dict:
     try:
         with IsaacLabHDF5Writer(opts.output, env_name=env_id, env_args=env_args, overwrite=opts.overwrite) as w:
             bar = tqdm(total=opts.episodes, unit="demo", desc=f"record {opts.task}", disable=not opts.progress)
-            while summary["episodes"] < opts.episodes:
-                if summary["attempts"] >= opts.episodes * opts.max_attempts_factor:
-                    raise RuntimeError(
-                        f"only {summary['episodes']} of {opts.episodes} demos succeeded in "
-                        f"{summary['attempts']} attempts"
-                    )
-                seed = opts.seed + summary["attempts"]
-                summary["attempts"] += 1
-                obs, _ = env.reset(seed=seed)
-                expert.reset()
-                w.begin_demo(seed=seed)
-                success, steps = False, 0
-                while True:
-                    action = np.asarray(expert.act(obs["agent_pos"], obs["environment_state"]), dtype=np.float32)
-                    w.add_step(_obs_terms(obs), action)
-                    steps += 1
-                    obs, _, terminated, truncated, info = env.step(action)
-                    success = success or bool(info["is_success"])
-                    if terminated or truncated:
-                        break
-                if success or opts.keep_failures:
-                    w.end_demo(success=success)
-                    summary["episodes"] += 1
-                    summary["frames"] += steps
-                    summary["successes"] += int(success)
-                    bar.update(1)
-                else:
-                    w.discard_demo()
+
+            def end(keep: bool, success: bool) -> None:
+                w.end_demo(success=success) if keep else w.discard_demo()
+
+            counts = record_expert_demos(
+                env, expert, opts.episodes, seed=opts.seed, keep_failures=opts.keep_failures,
+                max_attempts_factor=opts.max_attempts_factor, progress=lambda: bar.update(1),
+                on_begin=lambda seed: w.begin_demo(seed=seed),
+                on_step=lambda obs, action: w.add_step(_obs_terms(obs), action), on_end=end,
+            )  # fmt: skip
+            summary.update(episodes=counts.episodes, attempts=counts.attempts, frames=counts.frames,
+                           successes=counts.successes)  # fmt: skip
             bar.close()
     finally:
         env.close()

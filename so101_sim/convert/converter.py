@@ -182,7 +182,7 @@ def _check_video_size(opts: ConvertOptions, schema: Schema) -> None:
             )
 
 
-def _wait_for_encoder(dataset, high_water: int) -> None:
+def wait_for_encoder(dataset, high_water: int) -> None:
     """Back-pressure for lerobot 0.4.4's streaming encoder.
 
     ``StreamingVideoEncoder.feed_frame`` drops a frame when its queue stays full for 0.1 s. A converter reads
@@ -200,6 +200,17 @@ def _wait_for_encoder(dataset, high_water: int) -> None:
         if not full or not all(threads.get(k) is not None and threads[k].is_alive() for k in full):
             return
         time.sleep(0.0005)
+
+
+def _wait_for_image_writer(dataset, limit: int) -> None:
+    """Back-pressure for ``--images``: lerobot's PNG writer queue is unbounded, and PNG compression is slower
+    than reading, so without this a long demo would pile up in memory."""
+    writer = getattr(dataset, "image_writer", None)
+    pending = getattr(writer, "queue", None)
+    if pending is None:
+        return
+    while pending.qsize() > limit and any(t.is_alive() for t in getattr(writer, "threads", [])):
+        time.sleep(0.001)
 
 
 @functools.cache
@@ -275,7 +286,8 @@ def _write_demo(
                 frame[tactile.grid_feature] = grids[i]
                 frame[tactile.force_feature] = arrays.forces[b0 + i]
             frame["task"] = task
-            _wait_for_encoder(dataset, high_water)
+            wait_for_encoder(dataset, high_water)
+            _wait_for_image_writer(dataset, high_water * len(images))
             dataset.add_frame(frame)
         del images
         if pbar is not None:
