@@ -64,6 +64,7 @@ def test_lerobot_eval_cli_with_isaac_backend(tmp_path):
     env = dict(os.environ)
     env.update({
         "SO101_ISAACLAB_STANDIN": "isaac_standin", "SO101_URDF": str(SO101_URDF), "HF_HUB_OFFLINE": "1",
+        "HF_HOME": str(tmp_path / "hf"),
         "PYTHONPATH": os.pathsep.join([str(TESTS), str(ROOT), env.get("PYTHONPATH", "")]),
     })
     cmd = [
