@@ -24,21 +24,17 @@ def collect(task: str, episodes: int, opts) -> list[list[dict]]:
     import so101_sim  # noqa: F401
     from so101_sim.mujoco.expert import ScriptedExpert
     from so101_sim.record_demos import _frame
+    from so101_sim.rollout import record_expert_demos
 
     env = gym.make(f"so101_sim/{task}", cameras=opts.cameras, image_size=opts.image_size)
-    expert = ScriptedExpert(task)
-    out = []
-    for ep in range(episodes):
-        obs, _ = env.reset(seed=ep)
-        expert.reset()
-        frames = []
-        while True:
-            action = expert.act(obs["agent_pos"], obs["environment_state"])
-            frames.append(_frame(obs, action, opts, env.unwrapped.task_description))
-            obs, _, term, trunc, _ = env.step(action)
-            if term or trunc:
-                break
-        out.append(frames)
+    text = env.unwrapped.task_description
+    out: list[list[dict]] = []
+    record_expert_demos(
+        env, ScriptedExpert(task), episodes, keep_failures=True,
+        on_begin=lambda seed: out.append([]),
+        on_step=lambda obs, action: out[-1].append(_frame(obs, action, opts, text)),
+        on_end=lambda keep, success: None,
+    )  # fmt: skip
     env.close()
     return out
 

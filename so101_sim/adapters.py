@@ -54,14 +54,6 @@ def check_units(units: str) -> str:
     return units
 
 
-def unit_labels(units: str) -> list[str]:
-    """Human-readable unit of each of the 6 joints in a mode (for docs and dataset feature names)."""
-    check_units(units)
-    arm = {"lerobot": "deg", "lerobot_range": "range_m100_100", "radians": "rad"}[units]
-    grip = "rad" if units == "radians" else "range_0_100"
-    return [arm] * 5 + [grip]
-
-
 def _limits(low: np.ndarray | None, high: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
     low = SO101_JOINT_LOW if low is None else np.asarray(low, dtype=np.float64)
     high = SO101_JOINT_HIGH if high is None else np.asarray(high, dtype=np.float64)

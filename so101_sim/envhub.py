@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from so101_sim.env_lerobot import make_vector_env
+from so101_sim.mujoco.rendering import camera_sizes
 
 OPTION_NAMES = (
     "cameras", "image_size", "camera_sizes", "units", "control_mode", "ee_orientation", "episode_length",
@@ -39,7 +40,7 @@ def env_options(cfg: Any) -> dict[str, Any]:
     size = int(opts.pop("image_size", 256))
     if "cameras" not in opts:
         opts["cameras"] = ("camera1", "camera2", "camera3")
-    opts["image_size"] = {c: tuple(sizes.get(c, (size, size))) for c in opts["cameras"]}
+    opts["image_size"] = camera_sizes(opts["cameras"], size, sizes)
     if "tactile_grid" in opts:
         opts["tactile_grid"] = tuple(int(x) for x in opts["tactile_grid"])
     if opts.get("environment_state") == "tactile":
@@ -64,7 +65,22 @@ def _fill_features(cfg: Any, opts: dict[str, Any]) -> None:
 
 
 ISAAC_OPTIONS = ("cameras", "image_size", "units", "episode_length", "instruction", "device", "launch_app", "headless")
-ISAAC_DEFAULT_TASK = "Isaac-SO-ARM101-Lift-Cube-v0"
+# The MuJoCo task names' counterparts in the Isaac Lab backend (its own ids pass through unchanged).
+ISAAC_TASKS = {
+    "Reach-v0": "Isaac-SO-ARM101-Reach-v0",
+    "Lift-v0": "Isaac-SO-ARM101-Lift-Cube-v0",
+    "LiftFixed-v0": "Isaac-SO-ARM101-Lift-Cube-v0",
+}
+
+
+def isaac_task(task: str) -> str:
+    if task.startswith("Isaac-"):
+        return task
+    if task not in ISAAC_TASKS:
+        raise ValueError(
+            f"task {task!r} has no Isaac Lab counterpart; use one of {sorted(ISAAC_TASKS)} or an Isaac-SO-ARM id"
+        )
+    return ISAAC_TASKS[task]
 
 
 def make_envs(n_envs: int, use_async_envs: bool, cfg: Any, suite: str = "so101") -> dict[str, dict[str, Any]]:
@@ -73,8 +89,7 @@ def make_envs(n_envs: int, use_async_envs: bool, cfg: Any, suite: str = "so101")
     opts = env_options(cfg)
     _fill_features(cfg, opts)
     if backend == "isaac":
-        if not task.startswith("Isaac-"):
-            task = ISAAC_DEFAULT_TASK
+        task = isaac_task(task)
         opts = {k: v for k, v in opts.items() if k in ISAAC_OPTIONS}
         sizes = set(opts["image_size"].values())
         if len(sizes) > 1:

@@ -263,3 +263,13 @@ def test_so101_env_type_async_through_envhub_loader(tmp_path):
         f"--output_dir={out}", cwd=tmp_path, env={"HF_HOME": str(tmp_path / "hf")},
     )  # fmt: skip
     assert _eval_info(out)["overall"]["pc_success"] == 100.0
+
+
+def test_isaac_task_names_from_mujoco_names():
+    from so101_sim.envhub import isaac_task
+
+    assert isaac_task("Reach-v0") == "Isaac-SO-ARM101-Reach-v0"
+    assert isaac_task("Lift-v0") == "Isaac-SO-ARM101-Lift-Cube-v0"
+    assert isaac_task("Isaac-SO-ARM100-Lift-Cube-v0") == "Isaac-SO-ARM100-Lift-Cube-v0"
+    with pytest.raises(ValueError, match="no Isaac Lab counterpart"):
+        isaac_task("PickPlace-v0")

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig, HubEnvConfig
 
+from so101_sim.mujoco.rendering import camera_sizes
 from so101_sim.tasks import ENV_STATE_DIM
 
 ENV_TYPE = "so101"
@@ -96,9 +97,7 @@ class SO101EnvConfig(HubEnvConfig):
         )
 
     def resolved_camera_sizes(self) -> dict[str, tuple[int, int]]:
-        return {
-            c: tuple(self.camera_sizes.get(c, (self.image_size, self.image_size))) for c in self.cameras
-        }
+        return camera_sizes(self.cameras, self.image_size, self.camera_sizes)
 
     @property
     def package_name(self) -> str:

@@ -42,7 +42,7 @@ import numpy as np
 from so101_sim import adapters
 from so101_sim.env_wrapper import MujocoEEPoseSource
 from so101_sim.mujoco.kinematics import Kinematics
-from so101_sim.mujoco.rendering import CameraRenderer
+from so101_sim.mujoco.rendering import CameraRenderer, camera_sizes
 from so101_sim.mujoco.scene import CONTROL_HZ, N_SUBSTEPS, SceneIndex, build_model
 from so101_sim.tasks import (
     ENV_STATE_DIM,
@@ -60,20 +60,6 @@ HOME_QPOS = np.array([0.0, -1.0, 1.0, 1.3, 0.0, 0.0])  # radians: gripper above 
 EE_WORKSPACE_LOW = np.array([0.05, -0.30, 0.005])
 EE_WORKSPACE_HIGH = np.array([0.40, 0.30, 0.35])
 CONTROL_MODES = ("joint", "ee_delta")
-
-
-def _camera_sizes(cameras, image_size) -> dict[str, tuple[int, int]]:
-    cameras = tuple(cameras or ())
-    if isinstance(image_size, dict):
-        sizes = {c: tuple(image_size.get(c, (256, 256))) for c in cameras}
-    elif isinstance(image_size, int):
-        sizes = {c: (image_size, image_size) for c in cameras}
-    else:
-        sizes = {c: tuple(image_size) for c in cameras}
-    for cam, size in sizes.items():
-        if len(size) != 2 or min(size) < 1:
-            raise ValueError(f"image size of {cam!r} must be (height, width), got {size}")
-    return {c: (int(h), int(w)) for c, (h, w) in sizes.items()}
 
 
 class SO101Env(gym.Env):
@@ -111,7 +97,7 @@ class SO101Env(gym.Env):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.control_mode = control_mode
         self.ee_orientation = bool(ee_orientation)
-        self.camera_sizes = _camera_sizes(cameras, image_size)
+        self.camera_sizes = camera_sizes(cameras, image_size)
         self.render_mode = render_mode
         self.render_camera = render_camera
         self.render_preset = render_preset
@@ -125,9 +111,10 @@ class SO101Env(gym.Env):
         self.task_description = instruction or self.task_spec.instruction
         self.task = self.task_description
 
-        render_sizes = dict(self.camera_sizes)
-        render_sizes.setdefault(render_camera, (256, 256))
-        self.model = build_model(render_preset, render_sizes)
+        # Every camera the renderer draws: the observed ones plus the one render() shows (videos).
+        self._render_sizes = dict(self.camera_sizes)
+        self._render_sizes.setdefault(render_camera, (256, 256))
+        self.model = build_model(render_preset, self._render_sizes)
         self.data = mujoco.MjData(self.model)
         self.idx = SceneIndex.from_model(self.model)
         # Views into MjData's fixed buffers, taken once: attribute access on MjData costs ~1 us per call.
@@ -183,13 +170,6 @@ class SO101Env(gym.Env):
     def ee_pose_source(self, link_name: str | None = None) -> MujocoEEPoseSource:
         return MujocoEEPoseSource(self.model, self.data, link_name or "gripperframe")
 
-    def joint_positions(self) -> np.ndarray:
-        return self.data.qpos[self.idx.joint_qpos].copy()
-
-    def cube_pose(self) -> tuple[np.ndarray, np.ndarray]:
-        q = self.data.qpos[self.idx.cube_qpos : self.idx.cube_qpos + 7]
-        return q[:3].copy(), q[3:].copy()
-
     def cube_grasped(self) -> bool:
         """Both jaws touch the cube (MuJoCo contact sensors, evaluated in the last physics step)."""
         fixed, moving = self._touch_adr
@@ -207,27 +187,25 @@ class SO101Env(gym.Env):
         self._env_buf[:7] = self._qpos[a : a + 7]
         return self._env_buf.copy()
 
-    def _tactile_obs(self) -> np.ndarray:
-        return self._tactile.read(self.data).astype(np.float32)
-
     def _observation(self) -> dict[str, Any]:
         obs: dict[str, Any] = {}
         if self.camera_sizes:
             obs["pixels"] = self._render_cameras()
         q = self._qpos[self.idx.joint_qpos]
         obs["agent_pos"] = (q * self._u_scale + self._u_offset).astype(np.float32)
-        tactile = self._tactile_obs() if self.tactile_enabled else None
+        tactile = self._tactile.read(self.data) if self._tactile is not None else None  # float32 grids
         obs["environment_state"] = tactile if self.environment_state_mode == "tactile" else self._env_state()
         if tactile is not None:
             obs["tactile"] = tactile
         return obs
 
     def _render_cameras(self) -> dict[str, np.ndarray]:
+        return self._camera_renderer().render_all(self.data, list(self.camera_sizes))
+
+    def _camera_renderer(self) -> CameraRenderer:
         if self._renderer is None:
-            sizes = dict(self.camera_sizes)
-            sizes.setdefault(self.render_camera, (256, 256))
-            self._renderer = CameraRenderer(self.model, sizes)
-        return self._renderer.render_all(self.data, list(self.camera_sizes))
+            self._renderer = CameraRenderer(self.model, self._render_sizes)
+        return self._renderer
 
     def _step_state(self) -> StepState:
         a = self.idx.cube_qpos
@@ -356,11 +334,7 @@ class SO101Env(gym.Env):
                 self._viewer = mujoco.viewer.launch_passive(self.model, self.data)
             self._viewer.sync()
             return None
-        if self._renderer is None:
-            sizes = dict(self.camera_sizes)
-            sizes.setdefault(self.render_camera, (256, 256))
-            self._renderer = CameraRenderer(self.model, sizes)
-        return self._renderer.render(self.data, self.render_camera)
+        return self._camera_renderer().render(self.data, self.render_camera)
 
     def close(self) -> None:
         if self._renderer is not None:

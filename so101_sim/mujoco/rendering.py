@@ -34,6 +34,25 @@ RENDER_PRESETS = ("fast", "pretty", "full")
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 
 
+def camera_sizes(
+    cameras, image_size=256, overrides: dict[str, tuple[int, int]] | None = None
+) -> dict[str, tuple[int, int]]:
+    """``{camera: (height, width)}`` from one size for all (int or ``(h, w)``) or a per-camera dict (missing
+    cameras 256x256), then ``overrides`` per camera. Every option of every face is resolved here."""
+    cameras = tuple(cameras or ())
+    if isinstance(image_size, dict):
+        sizes = {c: tuple(image_size.get(c, (256, 256))) for c in cameras}
+    elif isinstance(image_size, int):
+        sizes = {c: (image_size, image_size) for c in cameras}
+    else:
+        sizes = {c: tuple(image_size) for c in cameras}
+    sizes.update({c: tuple(v) for c, v in (overrides or {}).items() if c in sizes})
+    for cam, size in sizes.items():
+        if len(size) != 2 or min(size) < 1:
+            raise ValueError(f"image size of {cam!r} must be (height, width), got {size}")
+    return {c: (int(h), int(w)) for c, (h, w) in sizes.items()}
+
+
 def select_gl_backend() -> str | None:
     """Set ``MUJOCO_GL`` for headless use if the user has not. Returns the backend chosen (or already set)."""
     current = os.environ.get("MUJOCO_GL")

@@ -14,6 +14,7 @@ from lerobot.teleoperators.teleoperator import Teleoperator
 
 from so101_sim import adapters
 from so101_sim.lerobot.robot.config_so101_sim import SO101SimConfig, SO101SimExpertConfig
+from so101_sim.mujoco.scene import CONTROL_HZ
 
 logger = logging.getLogger(__name__)
 _CONNECTED: dict[str, "SO101Sim"] = {}
@@ -28,7 +29,7 @@ class SimCamera:
 
     def __init__(self, robot: "SO101Sim", sim_name: str, height: int, width: int) -> None:
         self._robot, self.sim_name = robot, sim_name
-        self.height, self.width, self.fps = height, width, 30
+        self.height, self.width, self.fps = height, width, CONTROL_HZ
 
     @property
     def is_connected(self) -> bool:
@@ -172,13 +173,13 @@ class SO101Sim(Robot):
             return
         now = time.perf_counter()
         if self._last_step_wall is not None:
-            wait = 1.0 / 30.0 - (now - self._last_step_wall)
+            wait = 1.0 / CONTROL_HZ - (now - self._last_step_wall)
             if wait > 0:
                 time.sleep(wait)
         self._last_step_wall = time.perf_counter()
 
     def _maybe_reset(self, solved: bool) -> None:
-        fps = 30.0
+        fps = float(CONTROL_HZ)
         if solved and self._success_at is None:
             self._success_at = self._steps
         if self._success_at is not None and (self._steps - self._success_at) / fps >= self.config.reset_after_success_s:
