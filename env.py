@@ -40,5 +40,11 @@ def _import_package():
         return importlib.import_module("so101_sim.envhub")
 
 
-def make_env(n_envs: int = 1, use_async_envs: bool = False, cfg: Any = None) -> dict[str, dict[str, Any]]:
+def make_env(n_envs: int = 1, use_async_envs: bool = False, cfg: Any = None, **options: Any) -> dict[str, dict[str, Any]]:
+    """``options`` (``task=``, ``backend=``, ``cameras=``...) are the ``cfg`` keys given as keywords, as in the
+    seed's ``make_env(n_envs=2, task="Isaac-SO-ARM101-Lift-Cube-v0")`` (an Isaac id selects the Isaac backend)."""
+    if options:
+        if cfg is not None and not isinstance(cfg, dict):
+            raise TypeError(f"make_env: pass options either in cfg or as keywords, not both (got {sorted(options)})")
+        cfg = {**(cfg or {}), **options}
     return _import_package().make_envs(n_envs=n_envs, use_async_envs=use_async_envs, cfg=cfg, suite=SUITE)

@@ -121,6 +121,8 @@ def run_converter(src: Path, out: Path, extra: list[str]) -> tuple[float, float,
         "--repo-id",
         "bench/run",
         "--no-progress",
+        "--task",
+        "Lift the cube.",  # Isaac Lab files name only their gym id, which the converter refuses as an instruction
         *extra,
     ]
     t0 = time.perf_counter()

@@ -1,20 +1,23 @@
 """Round-trip latency of the GR00T ZMQ protocol against a direct in-process policy call.
 
 Both arms call the same trivial policy (a constant 50x6 action chunk), so the difference is the protocol:
-msgpack + numpy (de)serialisation, validation, ZMQ over loopback TCP, and the server loop. The server runs in a
-separate process (as in real use). Goal: median overhead <= 2 ms for 2 cameras at 256x256 + state + a 50x6
+msgpack + numpy (de)serialisation, validation, ZMQ over loopback TCP (the server's ROUTER socket), and the server
+loop. The client builds each request from the server's modality config, read once before timing. The server runs
+in a separate process (as in real use). Goal: median overhead <= 2 ms for 2 cameras at 256x256 + state + a 50x6
 chunk on loopback.
 
     python benchmarks/bench_protocol.py                  # default sizes 64,128,256,480,640
     python benchmarks/bench_protocol.py --iters 500 --sizes 256 --format flat
 
-Prints medians (and p90) per image size, and the overhead and ratio against the direct call.
+Prints medians (and p90) per image size, and the overhead and ratio against the direct call, with the machine's
+load average (the latency of a loopback round trip depends on it: quote both).
 """
 
 from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
+import os
 import statistics
 import sys
 import time
@@ -133,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{row['protocol_p90_ms']:>8.3f} {row['overhead_ms']:>12.3f} {row['ratio']:>8.0f}x",
             flush=True,
         )
+    print(f"load average (1/5/15 min): {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     goal = [r for r in rows if r["size"] == 256]
     if goal:
         ok = goal[0]["overhead_ms"] <= 2.0

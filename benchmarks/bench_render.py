@@ -18,6 +18,14 @@ Run on a GPU machine (NVIDIA, headless EGL)::
 The GL renderer string is printed: a "llvmpipe"/"softpipe" renderer means software rendering even on a GPU
 host (missing NVIDIA EGL vendor library; set ``MUJOCO_EGL_DEVICE_ID`` to choose a GPU).
 ``--save-images DIR`` writes one PNG per camera and preset (the pictures in docs/images/).
+
+Decimation: the time to decimate every visual-only SO-101 mesh to each preset's face ratio (what a first run
+on a fresh machine pays before the cache holds them), median over ``--repeats``. ``--compare-decimate FILE``
+times another implementation's ``decimate(verts, faces, ratio)`` on the same meshes in the same run, e.g. the
+hand-written one this project used before meshoptimizer::
+
+    git show e2a29bc:so101_sim/mujoco/mesh_lod.py > /tmp/mesh_lod_old.py
+    python benchmarks/bench_render.py --decimation-only --compare-decimate /tmp/mesh_lod_old.py
 """
 
 from __future__ import annotations
@@ -114,6 +122,57 @@ def bench(task, configs, cameras, size, repeats, min_steps, min_seconds) -> list
     return results
 
 
+def _load_decimate(path: Path):
+    """``decimate`` of a module file outside the package (another implementation to compare against)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_decimate_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses in the module look themselves up here
+    spec.loader.exec_module(module)
+    return module.decimate
+
+
+def bench_decimation(presets, repeats: int, compare: Path | None) -> list[dict]:
+    """Seconds to decimate all visual-only meshes per preset ratio (STL reading not timed), per implementation."""
+    from so101_sim.mujoco import mesh_lod
+    from so101_sim.mujoco.rendering import RENDER_PRESETS
+    from so101_sim.mujoco.scene import load_robot_spec, menagerie_dir
+
+    spec = load_robot_spec()
+    asset_dir = menagerie_dir() / (spec.meshdir or "")
+    meshes = [mesh_lod.read_stl(asset_dir / m.file) for m in mesh_lod.visual_only_meshes(spec)
+              if str(m.file).lower().endswith(".stl")]
+    impls = {"meshoptimizer": mesh_lod.decimate}
+    if compare is not None:
+        impls[f"compare ({compare.name})"] = _load_decimate(compare)
+    results = []
+    for preset in presets:
+        ratio = RENDER_PRESETS[preset].face_ratio
+        if ratio is None:
+            continue
+        for name, decimate in impls.items():
+            times, faces = [], 0
+            for _ in range(repeats if name == "meshoptimizer" else max(1, min(repeats, 2))):
+                t0 = time.perf_counter()
+                faces = sum(len(decimate(v, f, ratio)[1]) for v, f in meshes)
+                times.append(time.perf_counter() - t0)
+            results.append({"preset": preset, "ratio": ratio, "impl": name, "meshes": len(meshes),
+                            "faces_before": sum(len(f) for _, f in meshes), "faces_after": faces,
+                            "seconds": statistics.median(times)})
+    return results
+
+
+def print_decimation(results: list[dict]) -> None:
+    print(f"{'preset':8s} {'ratio':>6s} {'implementation':32s} {'meshes':>6s} {'faces':>15s} {'seconds':>8s} "
+          f"{'vs meshopt':>10s}")
+    for r in results:
+        base = next(x["seconds"] for x in results if x["preset"] == r["preset"] and x["impl"] == "meshoptimizer")
+        print(f"{r['preset']:8s} {r['ratio']:6.2f} {r['impl']:32s} {r['meshes']:6d} "
+              f"{r['faces_before']:>7d}->{r['faces_after']:<7d} {r['seconds']:8.3f} {r['seconds'] / base:9.1f}x")
+    print("(decimation of every visual-only mesh, STL parsing not timed; medians over repeats)")
+
+
 def save_images(directory: Path, task: str, presets, cameras, size) -> list[Path]:
     """One PNG per camera and preset, of the same scene state (seed 0, a few steps in)."""
     import gymnasium as gym
@@ -152,6 +211,9 @@ def main(argv=None) -> int:
     p.add_argument("--json", type=Path, help="also write the results as JSON here")
     p.add_argument("--save-images", type=Path, help="write <preset>_<camera>.png of every preset here")
     p.add_argument("--images-only", action="store_true", help="with --save-images: skip the timing")
+    p.add_argument("--decimation-only", action="store_true", help="time the mesh decimation only (no rendering)")
+    p.add_argument("--compare-decimate", type=Path,
+                   help="a module file whose decimate(verts, faces, ratio) is timed on the same meshes")
     args = p.parse_args(argv)
     if args.quick:
         args.repeats, args.min_steps, args.min_seconds = 3, 1, 0.5
@@ -167,6 +229,10 @@ def main(argv=None) -> int:
             p.error("--images-only needs --save-images DIR")
         for path in save_images(args.save_images, args.task, presets, cameras, args.size):
             print("wrote", path)
+        return 0
+    decimation = bench_decimation(presets, args.repeats, args.compare_decimate)
+    if args.decimation_only:
+        print_decimation(decimation)
         return 0
     configs = [(preset, mode) for preset in presets for mode in modes
                if not (mode == "render_all" and preset == "full" and "env" in modes)]  # baseline: plain env
@@ -190,8 +256,11 @@ def main(argv=None) -> int:
         print(f"{r['preset']:8s} {r['mode']:11s} {r['visual_faces']:7d} {r['steps_per_s']:12.2f} "
               f"{r['frames_per_s']:9.1f} {1000 / r['steps_per_s']:8.2f} {ratio:>8s}")
     print("(medians over repeats; faces = mesh faces drawn per camera image; 'vs full' = env-steps/s ratio)")
+    print()
+    print_decimation(decimation)
     if args.json:
-        payload = {"gl": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results}
+        payload = {"gl": info, "args": {k: str(v) for k, v in vars(args).items()}, "results": results,
+                   "decimation": decimation}
         tmp = args.json.with_suffix(".tmp")
         tmp.write_text(json.dumps(payload, indent=2))
         os.replace(tmp, args.json)

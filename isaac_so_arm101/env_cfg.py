@@ -14,13 +14,15 @@ One builder, :func:`make_env_cfg`, makes every variant:
 ``play``     fewer worlds (16) for watching a policy.
 
 Scene (env-local frame = robot base frame, metres): the arm's base at the origin on the table top (z = 0),
-facing +x; a 1.0 x 1.0 m table below it; a 2.5 cm red cube (50 g) at x 0.15..0.25, y -0.10..0.10, yaw ±45°;
-a dome light. Cameras: ``camera1`` above the workspace looking down (the MuJoCo scene's camera1 pose and 50°
-field of view) and ``camera2`` on the wrist (Menagerie's ``wrist_cam`` pose on ``gripper_link``), both
-TiledCameras rendering RGB.
+facing +x. Isaac Lab 3.0 (kit-less, :func:`scene_cfg_kitless`): Menagerie's robot as USD, the MuJoCo scene's
+table, cube (2.5 cm, 30 g) and cameras from ``so101_sim.tasks.SCENE``, Newton physics with the MuJoCo Warp
+solver, Warp-rendered ``Camera``s. Isaac Lab 2.3: TheRobotStudio's URDF, a 1.0 x 1.0 m table, a 50 g cube, a
+dome light and RTX ``TiledCamera``s. Cameras: ``camera1`` above the workspace looking down (the MuJoCo scene's
+camera1 pose and 50° field of view) and ``camera2`` on the wrist (Menagerie's ``wrist_cam`` pose).
 
-Control: physics at 120 Hz, decimation 4, so the policy runs at 30 Hz like the MuJoCo backend; episodes last
-5 s (reach, 150 steps) or 10 s (lift, 300 steps).
+Control: physics at 240 Hz, 8 physics steps per action, so the policy runs at 30 Hz like the MuJoCo backend
+(``so101_sim.tasks``); episodes last 150 (reach) or 300 (lift) control steps. Lift succeeds when the cube's
+bottom has been 5 cm above the table for 10 consecutive control steps, as in the MuJoCo backend.
 """
 
 from __future__ import annotations
@@ -28,12 +30,13 @@ from __future__ import annotations
 import math
 
 from isaac_so_arm101 import mdp
-from isaac_so_arm101.robots import ROBOTS, RobotSpec
-from so101_sim.isaac.isaaclab_api import il
-from so101_sim.tasks import CUBE_HALF, get_task
+from isaac_so_arm101.robots import ROBOTS, RobotSpec, robot_spec
+from so101_sim.isaac.isaaclab_api import il, isaaclab_line, quat_cfg
+from so101_sim.tasks import CUBE_HALF, HOME_NOISE, PHYSICS_STEPS_PER_CONTROL, SCENE, get_task
+from so101_sim.tasks import PHYSICS_DT as TASK_PHYSICS_DT
 
-PHYSICS_DT = 1.0 / 120.0
-DECIMATION = 4  # 30 Hz control
+PHYSICS_DT = TASK_PHYSICS_DT  # 240 Hz, as the MuJoCo backend
+DECIMATION = PHYSICS_STEPS_PER_CONTROL  # 30 Hz control
 CAMERA_NAMES = ("camera1", "camera2")
 RL_ARM_SCALE = 0.5
 
@@ -48,6 +51,11 @@ WRIST_CAMERA_POS = (0.0, 0.055, -0.045)
 WRIST_CAMERA_ROT = (math.cos(-0.285), math.sin(-0.285), 0.0, 0.0)
 
 
+def _hfov(fovy_deg: float, height: int, width: int) -> float:
+    """Horizontal field of view of an image whose vertical one is ``fovy_deg`` (MuJoCo cameras give fovy)."""
+    return math.degrees(2.0 * math.atan(math.tan(math.radians(fovy_deg) / 2.0) * width / height))
+
+
 def _pinhole(hfov_deg: float | None = None, focal: float = 24.0, aperture: float | None = None):
     if aperture is None:
         aperture = 2.0 * focal * math.tan(math.radians(hfov_deg) / 2.0)
@@ -57,6 +65,8 @@ def _pinhole(hfov_deg: float | None = None, focal: float = 24.0, aperture: float
 
 def scene_cfg(spec: RobotSpec, num_envs: int, image_size: tuple[int, int], cameras: tuple[str, ...] = CAMERA_NAMES):
     """Robot, table, cube, light and the requested cameras (``camera1``, ``camera2``). ``image_size`` is (H, W)."""
+    if isaaclab_line() == "3.0":
+        return scene_cfg_kitless(spec, num_envs, image_size, cameras)
     scene = il.InteractiveSceneCfg(num_envs=num_envs, env_spacing=2.5)
     from isaac_so_arm101.robots import articulation_cfg
 
@@ -114,6 +124,85 @@ def scene_cfg(spec: RobotSpec, num_envs: int, image_size: tuple[int, int], camer
 CAMERA_ENTITIES = {"camera1": "front_camera", "camera2": "wrist_camera"}
 
 
+def scene_cfg_kitless(spec: RobotSpec, num_envs: int, image_size: tuple[int, int],
+                      cameras: tuple[str, ...] = CAMERA_NAMES):
+    """The same scene for Isaac Lab 3.0 without Kit: Newton physics, Warp ray-traced ``Camera``s.
+
+    Differences from 2.3, each forced by kit-less Isaac Lab: the robot is Menagerie's USD; no ground plane or
+    dome light (both load assets through ``omni.client``): the Warp renderer's default light; quaternions x, y, z, w.
+    Table and cube sizes, mass and friction are the MuJoCo scene's (``so101_sim.tasks``).
+    """
+    from isaac_so_arm101.robots import articulation_cfg
+
+    t = SCENE
+    scene = il.InteractiveSceneCfg(num_envs=num_envs, env_spacing=2.5)
+    scene.robot = articulation_cfg(spec)
+    scene.table = il.AssetBaseCfg(
+        prim_path="{ENV_REGEX_NS}/Table",
+        spawn=il.CuboidCfg(
+            size=tuple(2 * h for h in t.table_half_size),
+            collision_props=il.CollisionBaseCfg(collision_enabled=True),
+            visual_material=il.PreviewSurfaceCfg(diffuse_color=t.table_rgb, roughness=0.8),
+            physics_material=il.RigidBodyMaterialCfg(static_friction=t.table_friction,
+                                                     dynamic_friction=t.table_friction, restitution=0.0),
+        ),
+        init_state=il.AssetBaseCfg.InitialStateCfg(pos=t.table_pos, rot=quat_cfg((1.0, 0.0, 0.0, 0.0))),
+    )
+    scene.object = il.RigidObjectCfg(
+        prim_path="{ENV_REGEX_NS}/Object",
+        spawn=il.CuboidCfg(
+            size=(2 * CUBE_HALF,) * 3,
+            rigid_props=il.RigidBodyBaseCfg(disable_gravity=False, kinematic_enabled=False),
+            mass_props=il.MassPropertiesCfg(mass=t.cube_mass),
+            collision_props=il.CollisionBaseCfg(collision_enabled=True),
+            visual_material=il.PreviewSurfaceCfg(diffuse_color=t.cube_rgb, roughness=0.5),
+            physics_material=il.RigidBodyMaterialCfg(static_friction=t.cube_friction,
+                                                     dynamic_friction=t.cube_friction, restitution=0.0),
+        ),
+        init_state=il.RigidObjectCfg.InitialStateCfg(pos=(0.20, 0.0, CUBE_HALF), rot=quat_cfg((1.0, 0.0, 0.0, 0.0))),
+    )
+    height, width = image_size
+    renderer = il.NewtonWarpRendererCfg()
+    if "camera1" in cameras:
+        cam = t.cameras["camera1"]
+        scene.front_camera = il.CameraCfg(
+            prim_path="{ENV_REGEX_NS}/FrontCamera",
+            offset=il.CameraCfg.OffsetCfg(pos=cam.pos, rot=quat_cfg(cam.quat_opengl), convention="opengl"),
+            data_types=["rgb"], spawn=_pinhole(_hfov(cam.fovy_deg, height, width)), width=width, height=height,
+            update_period=0.0, renderer_cfg=renderer,
+        )
+    if "camera2" in cameras:
+        cam = t.cameras["camera2"]
+        scene.wrist_camera = il.CameraCfg(
+            prim_path="{ENV_REGEX_NS}/Robot/" + _robot_prim(spec, spec.wrist_camera_parent) + "/WristCamera",
+            offset=il.CameraCfg.OffsetCfg(pos=cam.pos, rot=quat_cfg(cam.quat_opengl), convention="opengl"),
+            data_types=["rgb"], spawn=_pinhole(focal=cam.focal_mm, aperture=cam.aperture_mm), width=width,
+            height=height, update_period=0.0, renderer_cfg=renderer,
+            update_latest_camera_pose=True,  # it rides on the gripper: without this it keeps its spawn pose
+        )
+    return scene
+
+
+# Menagerie's body tree as mujoco-usd-converter writes it (bodies nested under Geometry/).
+_MENAGERIE_BODY_PATHS = {
+    "gripper": "Geometry/base/shoulder/upper_arm/lower_arm/wrist/gripper",
+}
+
+
+def _robot_prim(spec: RobotSpec, body: str) -> str:
+    if spec.source == "menagerie_usd":
+        return _MENAGERIE_BODY_PATHS[body]
+    return body
+
+
+def physics_cfg_kitless():
+    """Newton with the MuJoCo Warp solver, set to the Menagerie SO-101's ``<option>`` (which the USD converter
+    drops): elliptic friction cones, impratio 10, implicitfast integration, as in the MuJoCo backend."""
+    return il.NewtonCfg(solver_cfg=il.MJWarpSolverCfg(
+        integrator=SCENE.integrator, cone=SCENE.cone, impratio=SCENE.impratio, iterations=SCENE.solver_iterations,
+        ls_iterations=SCENE.solver_ls_iterations, njmax=SCENE.njmax, nconmax=SCENE.nconmax))
+
+
 def _robot_entity(spec: RobotSpec, joints: bool = True):
     # preserve_order: Isaac Lab otherwise returns the joints in the articulation's order (the URDF importer's,
     # gripper first for TheRobotStudio's SO-101), not in LeRobot's motor order.
@@ -122,8 +211,14 @@ def _robot_entity(spec: RobotSpec, joints: bool = True):
     return il.SceneEntityCfg("robot", joint_names=list(spec.joint_names), preserve_order=True)
 
 
+def _robot_arm_entity(spec: RobotSpec):
+    """The arm joints without the gripper (reset noise: the gripper starts exactly at its home value)."""
+    return il.SceneEntityCfg("robot", joint_names=[j for j in spec.joint_names if j != "gripper"],
+                             preserve_order=True)
+
+
 def observations_cfg(spec: RobotSpec, kind: str, variant: str, lift_height: float, cameras: tuple[str, ...]):
-    ee = {"robot_name": "robot", "body_name": spec.ee_body}
+    ee = _ee(spec)
     command = "ee_pose" if kind == "reach" else None
     state = il.ObservationTermCfg(func=mdp.environment_state,
                                   params={"object_name": "object", "command_name": command,
@@ -134,7 +229,8 @@ def observations_cfg(spec: RobotSpec, kind: str, variant: str, lift_height: floa
         policy.joint_pos = il.ObservationTermCfg(func=il.mdp_joint_pos, params={"asset_cfg": robot})
         policy.joint_vel = il.ObservationTermCfg(func=il.mdp_joint_vel, params={"asset_cfg": robot})
         policy.ee_pos = il.ObservationTermCfg(func=mdp.ee_pos, params=ee)
-        policy.ee_quat = il.ObservationTermCfg(func=mdp.ee_quat, params=ee)
+        policy.ee_quat = il.ObservationTermCfg(func=mdp.ee_quat, params={"robot_name": "robot",
+                                                                         "body_name": spec.ee_body})
         policy.environment_state = state
     else:
         policy.joint_pos = il.ObservationTermCfg(func=il.mdp_joint_pos_rel, params={"asset_cfg": robot})
@@ -148,7 +244,7 @@ def observations_cfg(spec: RobotSpec, kind: str, variant: str, lift_height: floa
             entity = CAMERA_ENTITIES[name]
             setattr(images, name, il.ObservationTermCfg(
                 func=il.mdp_image,
-                params={"sensor_cfg": il.SceneEntityCfg(entity), "data_type": "rgb", "normalize": False}))
+                params=_image_params(entity)))
         groups["images"] = images
     return groups
 
@@ -178,50 +274,66 @@ def commands_cfg(spec: RobotSpec, kind: str, task):
 
 
 def events_cfg(spec: RobotSpec, task):
-    cx, cy = task.cube_x, task.cube_y
     x0, y0 = 0.20, 0.0  # the cube's default position (scene_cfg)
+    if task.fixed_cube is not None:  # LiftFixed-v0: one pose, no randomisation
+        fx, fy, fyaw = task.fixed_cube
+        cx, cy, yaw = (fx, fx), (fy, fy), (fyaw, fyaw)
+    else:
+        cx, cy, yaw = task.cube_x, task.cube_y, tuple(task.cube_yaw)
     return {
         "set_joint_limits": il.EventTermCfg(func=mdp.set_joint_position_limits, mode="startup",
                                             params={"robot_name": "robot", "limits": dict(spec.joint_limits)}),
         "reset_all": il.EventTermCfg(func=il.mdp_reset_scene_to_default, mode="reset"),
         "reset_robot_joints": il.EventTermCfg(
             func=il.mdp_reset_joints_by_offset, mode="reset",
-            params={"position_range": (-0.05, 0.05), "velocity_range": (0.0, 0.0),
-                    "asset_cfg": _robot_entity(spec)}),
+            params={"position_range": (-HOME_NOISE, HOME_NOISE), "velocity_range": (0.0, 0.0),
+                    "asset_cfg": _robot_arm_entity(spec)}),
         "reset_object": il.EventTermCfg(
             func=il.mdp_reset_root_state_uniform, mode="reset",
             params={"pose_range": {"x": (cx[0] - x0, cx[1] - x0), "y": (cy[0] - y0, cy[1] - y0),
-                                   "yaw": tuple(task.cube_yaw)},
+                                   "yaw": yaw},
                     "velocity_range": {}, "asset_cfg": il.SceneEntityCfg("object")}),
         "remember_object_start": il.EventTermCfg(func=mdp.remember_object_start, mode="reset",
                                                  params={"object_name": "object"}),
     }
 
 
-def rewards_cfg(spec: RobotSpec, kind: str, task):
-    ee = {"robot_name": "robot", "body_name": spec.ee_body}
-    rewards = {
-        "action_rate": il.RewardTermCfg(func=il.mdp_action_rate_l2, weight=-1e-4),
-        "joint_vel": il.RewardTermCfg(func=il.mdp_joint_vel_l2, weight=-1e-4,
-                                      params={"asset_cfg": _robot_entity(spec)}),
-        "success": il.RewardTermCfg(func=mdp.success_bonus, weight=10.0, params={"term_name": "success"}),
-    }
+def _image_params(entity: str) -> dict:
+    params = {"sensor_cfg": il.SceneEntityCfg(entity), "data_type": "rgb", "normalize": False}
+    if isaaclab_line() == "3.0":  # the image_rgb term stacks frames: one frame, channels last (uint8 HWC)
+        params.update(channel_first=False, frame_stack=1)
+    return params
+
+
+def _ee(spec: RobotSpec) -> dict:
+    """Keyword params of the tool-frame terms: the body and the tool point's offset in it."""
+    return {"robot_name": "robot", "body_name": spec.ee_body, "offset": tuple(spec.ee_offset)}
+
+
+def rewards_cfg(spec: RobotSpec, kind: str, task, variant: str = "vla"):
+    """The MuJoCo backend's task reward, term by term with its weights (``so101_sim.tasks``): Isaac Lab's
+    reward manager multiplies each term by the step length, so the weights are divided by it here and the
+    per-step reward is the MuJoCo one. The RL variant adds two small regularisers (action rate, joint speed)."""
+    from so101_sim.tasks import GRASP_POINT_IN_GRIPPER, MANIPULATION_REWARD_WEIGHTS, REACH_REWARD_WEIGHTS
+
+    step_dt = DECIMATION * PHYSICS_DT
+    params = {"kind": kind, "lift_height": task.lift_height, "robot_name": "robot", "body_name": spec.ee_body}
     if kind == "reach":
-        rewards["ee_position_error"] = il.RewardTermCfg(
-            func=mdp.ee_command_distance, weight=-0.2, params={"command_name": "ee_pose", **ee})
-        rewards["ee_position_tanh"] = il.RewardTermCfg(
-            func=mdp.ee_command_distance, weight=1.0, params={"command_name": "ee_pose", "std": 0.1, **ee})
-    else:
-        rewards["reaching_object"] = il.RewardTermCfg(
-            func=mdp.ee_object_distance, weight=1.0, params={"std": 0.1, "object_name": "object", **ee})
-        rewards["lifting_object"] = il.RewardTermCfg(
-            func=mdp.object_lifted_reward, weight=15.0,
-            params={"lift_height": task.lift_height, "object_name": "object"})
+        weights, params["offset"], params["command_name"] = REACH_REWARD_WEIGHTS, tuple(spec.ee_offset), "ee_pose"
+    else:  # the lift reward measures the grasp point between the jaws (Menagerie's gripper body on 3.0)
+        weights = MANIPULATION_REWARD_WEIGHTS
+        params["offset"] = GRASP_POINT_IN_GRIPPER if spec.source == "menagerie_usd" else tuple(spec.ee_offset)
+    rewards = {name: il.RewardTermCfg(func=mdp.task_reward_feature, weight=w / step_dt,
+                                      params={"term": name, **params}) for name, w in weights.items()}
+    if variant == "rl":
+        rewards["action_rate"] = il.RewardTermCfg(func=il.mdp_action_rate_l2, weight=-1e-4)
+        rewards["joint_vel"] = il.RewardTermCfg(func=il.mdp_joint_vel_l2, weight=-1e-4,
+                                                params={"asset_cfg": _robot_entity(spec)})
     return rewards
 
 
 def terminations_cfg(spec: RobotSpec, kind: str, task):
-    ee = {"robot_name": "robot", "body_name": spec.ee_body}
+    ee = _ee(spec)
     terms = {"time_out": il.TerminationTermCfg(func=il.mdp_time_out, time_out=True)}
     if kind == "reach":
         terms["success"] = il.TerminationTermCfg(
@@ -229,13 +341,31 @@ def terminations_cfg(spec: RobotSpec, kind: str, task):
             params={"command_name": "ee_pose", "tolerance": task.reach_tolerance, **ee})
     else:
         terms["success"] = il.TerminationTermCfg(
-            func=mdp.object_lifted, params={"lift_height": task.lift_height, "object_name": "object"})
+            func=mdp.object_lifted_held,
+            params={"lift_height": task.lift_height, "hold_steps": task.hold_steps, "object_name": "object"})
         terms["object_fell"] = il.TerminationTermCfg(
             func=mdp.object_fell, params={"minimum_height": -0.05, "object_name": "object"})
     return terms
 
 
 _ENV_CFG_CLASS = None
+_TERMS_CFG_CLASS = None
+
+
+def _as_terms_cfg(terms: dict):
+    """A dict of manager terms as a config object with one attribute per term (what 3.0's managers read)."""
+    global _TERMS_CFG_CLASS
+    if _TERMS_CFG_CLASS is None:
+
+        @il.configclass
+        class TermsCfg:
+            """Manager terms, filled in by name."""
+
+        _TERMS_CFG_CLASS = TermsCfg
+    out = _TERMS_CFG_CLASS()
+    for name, term in terms.items():
+        setattr(out, name, term)
+    return out
 
 
 def _env_cfg_class():
@@ -260,6 +390,7 @@ def make_env_cfg(
     image_size: tuple[int, int] = (256, 256),
     episode_length: int | None = None,
     cameras: tuple[str, ...] | None = None,
+    mujoco_task: str | None = None,
 ):
     """Build a task configuration. ``episode_length`` is in control steps (30 Hz); None keeps the task's.
 
@@ -267,12 +398,14 @@ def make_env_cfg(
     """
     if robot not in ROBOTS:
         raise ValueError(f"robot must be one of {sorted(ROBOTS)}, got {robot!r}")
+    spec = robot_spec(robot)
     if task not in ("reach", "lift"):
         raise ValueError(f"task must be 'reach' or 'lift', got {task!r}")
     if variant not in ("vla", "rl"):
         raise ValueError(f"variant must be 'vla' or 'rl', got {variant!r}")
-    spec = ROBOTS[robot]
-    tspec = get_task("Reach-v0" if task == "reach" else "Lift-v0")
+    tspec = get_task(mujoco_task or ("Reach-v0" if task == "reach" else "Lift-v0"))
+    if tspec.kind != task:
+        raise ValueError(f"mujoco_task {mujoco_task!r} is a {tspec.kind} task, not {task!r}")
     if num_envs is None:
         num_envs = 16 if play else (1 if variant == "vla" else 4096)
     steps = episode_length or tspec.episode_length
@@ -287,11 +420,16 @@ def make_env_cfg(
     cfg.actions = actions_cfg(spec, task, variant)
     cfg.commands = commands_cfg(spec, task, tspec)
     cfg.events = events_cfg(spec, tspec)
-    cfg.rewards = rewards_cfg(spec, task, tspec)
+    cfg.rewards = rewards_cfg(spec, task, tspec, variant)
     cfg.terminations = terminations_cfg(spec, task, tspec)
+    if isaaclab_line() == "3.0":  # 3.0's managers take config objects, not dicts
+        for group in ("observations", "actions", "commands", "events", "rewards", "terminations"):
+            setattr(cfg, group, _as_terms_cfg(getattr(cfg, group)))
     cfg.decimation = DECIMATION
     cfg.sim.dt = PHYSICS_DT
     cfg.sim.render_interval = DECIMATION
+    if isaaclab_line() == "3.0":
+        cfg.sim.physics = physics_cfg_kitless()
     # Isaac Lab ends an episode after ceil(episode_length_s / step_dt) steps; half a step below the exact
     # length keeps float rounding from adding one step.
     cfg.episode_length_s = (steps - 0.5) * DECIMATION * PHYSICS_DT
@@ -315,6 +453,10 @@ def so101_lift_rl():
 
 def so101_lift_rl_play():
     return make_env_cfg("SO-101", "lift", "rl", play=True)
+
+
+def so101_lift_fixed_rl():
+    return make_env_cfg("SO-101", "lift", "rl", mujoco_task="LiftFixed-v0")
 
 
 def so100_reach_rl():

@@ -42,6 +42,8 @@ class RobotSpec:
     gripper_closed: float  # radians, "close" (slightly past contact with a 2.5 cm cube)
     link_aliases: dict[str, str] = field(default_factory=dict)  # SO-101 link name -> this arm's link name
     joint_names: tuple[str, ...] = JOINT_NAMES
+    ee_offset: tuple[float, float, float] = (0.0, 0.0, 0.0)  # tool frame in ee_body's frame (Menagerie: a site)
+    source: str = "urdf"  # "urdf" (Isaac Lab 2.3, Isaac Sim's importer) or "menagerie_usd" (3.0, usd_asset)
 
     def urdf_path(self) -> str:
         """The URDF path from the environment; a clear error when unset or missing."""
@@ -100,24 +102,81 @@ SO100 = RobotSpec(
                   "moving_jaw_so101_v1_link": "jaw"},
 )
 
+# Isaac Lab 3.0 (kit-less): Menagerie's MJCF converted to USD (so101_sim.isaac.usd_asset), the MuJoCo backend's
+# robot. Its bodies keep Menagerie's names; the tool frame is Menagerie's ``gripperframe`` site on ``gripper``.
+SO101_MENAGERIE = RobotSpec(
+    name="SO-101",
+    urdf_env="SO101_URDF",
+    joint_limits=dict(SO101.joint_limits),
+    ee_body="gripper",
+    wrist_camera_parent="gripper",
+    gripper_open=1.2,
+    gripper_closed=-0.15,
+    link_aliases={"gripper_link": "gripper", "gripper_frame_link": "gripper", "base_link": "base",
+                  "moving_jaw_so101_v1_link": "moving_jaw_so101_v1"},
+    ee_offset=(0.012, -0.000218, -0.098127),
+    source="menagerie_usd",
+)
+
 ROBOTS = {"SO-101": SO101, "SO-100": SO100}
+ROBOTS_30 = {"SO-101": SO101_MENAGERIE}
+
+
+def robot_spec(name: str) -> RobotSpec:
+    """The arm for the Isaac Lab line this process gets (2.3: URDF import; 3.0: Menagerie USD)."""
+    from so101_sim.isaac.isaaclab_api import isaaclab_line
+
+    if isaaclab_line() == "3.0":
+        if name not in ROBOTS_30:
+            raise ValueError(f"{name} has no Isaac Lab 3.0 (kit-less) description: only {sorted(ROBOTS_30)} is "
+                             "converted from Menagerie; the SO-100 tasks run on Isaac Lab 2.3 / Isaac Sim")
+        return ROBOTS_30[name]
+    return ROBOTS[name]
 
 
 def home_joint_pos(spec: RobotSpec) -> dict[str, float]:
-    """Start pose: every joint at the middle of its range clipped into it, gripper open."""
+    """Start pose: the MuJoCo backend's (``so101_sim.tasks.HOME_QPOS``), clipped into this arm's joint ranges."""
+    from so101_sim.tasks import HOME_QPOS
+
     out = {}
-    for j in spec.joint_names:
+    for j, q in zip(spec.joint_names, HOME_QPOS, strict=True):
         lo, hi = spec.joint_limits[j]
-        out[j] = min(max(0.0, lo), hi)
-    out["gripper"] = spec.gripper_open
+        out[j] = min(max(q, lo), hi)
     return out
 
 
 def articulation_cfg(spec: RobotSpec, prim_path: str = "{ENV_REGEX_NS}/Robot"):
-    """The arm as an Isaac Lab ``ArticulationCfg`` (URDF import, fixed base at the env origin, STS3215 drives)."""
-    from so101_sim.isaac.isaaclab_api import il
+    """The arm as an Isaac Lab ``ArticulationCfg`` (fixed base at the env origin, STS3215 drives).
+
+    2.3: Isaac Sim's URDF importer. 3.0: the Menagerie USD (:mod:`so101_sim.isaac.usd_asset`), simulated by MuJoCo
+    Warp under Newton with the same servo model as the MuJoCo backend (Menagerie's ``sts3215`` class).
+    """
+    from so101_sim.isaac.isaaclab_api import il, quat_cfg
 
     damping = STS3215_KV + STS3215_JOINT_DAMPING
+    if spec.source == "menagerie_usd":
+        from so101_sim.isaac.usd_asset import so101_usd
+
+        return il.ArticulationCfg(
+            prim_path=prim_path,
+            spawn=il.UsdFileCfg(usd_path=str(so101_usd())),
+            init_state=il.ArticulationCfg.InitialStateCfg(
+                pos=(0.0, 0.0, 0.0), rot=quat_cfg((1.0, 0.0, 0.0, 0.0)), joint_pos=home_joint_pos(spec),
+                joint_vel={".*": 0.0}),
+            actuators={
+                # damping=0: Newton's MuJoCo solver turns an implicit actuator into a force-limited position
+                # actuator (kp) plus a separate velocity actuator (kd) with NO force limit. Menagerie's servo
+                # limits kp*e - kv*qd together to +-2.94 N m; with kd = kv + joint damping outside the limit,
+                # the jaw closes at ~0.75 rad/s instead of ~5 and the expert lifts 3 mm instead of 100 (measured,
+                # benchmarks/bench_isaac.py replay). Without kd, the joint's own damping 0.60 (from the USD) is
+                # what MuJoCo has besides the servo; the lift then matches (docs/isaac.md).
+                "sts3215": il.ImplicitActuatorCfg(
+                    joint_names_expr=list(spec.joint_names), stiffness=STS3215_KP, damping=0.0,
+                    joint_effort_limit=STS3215_FORCE_LIMIT, joint_velocity_limit=STS3215_VELOCITY_LIMIT,
+                    armature=STS3215_ARMATURE, friction=STS3215_FRICTION_LOSS)
+            },
+            soft_joint_pos_limit_factor=1.0,
+        )
     return il.ArticulationCfg(
         prim_path=prim_path,
         spawn=il.UrdfFileCfg(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from so101_sim.cameras import CAMERAS
 from so101_sim.env_lerobot import make_vector_env
 from so101_sim.mujoco.rendering import camera_sizes
 
@@ -28,6 +29,20 @@ def _read(cfg: Any, name: str, default: Any = None) -> Any:
     return value
 
 
+def _backend(cfg: Any) -> str:
+    """``backend``; an Isaac task id without one means the Isaac backend (``make_env(task="Isaac-...")``)."""
+    backend = _read(cfg, "backend")
+    if backend is None and str(_read(cfg, "task") or "").startswith("Isaac-"):
+        return "isaac"
+    return backend or DEFAULTS["backend"]
+
+
+def _isaac_cameras() -> tuple[str, ...]:
+    from so101_sim.isaac import CAMERAS as ISAAC_CAMERAS
+
+    return ISAAC_CAMERAS
+
+
 def env_options(cfg: Any) -> dict[str, Any]:
     opts = {}
     for name in OPTION_NAMES:
@@ -38,8 +53,8 @@ def env_options(cfg: Any) -> dict[str, Any]:
         opts["cameras"] = tuple(opts["cameras"])
     sizes = opts.pop("camera_sizes", None) or {}
     size = int(opts.pop("image_size", 256))
-    if "cameras" not in opts:
-        opts["cameras"] = ("camera1", "camera2", "camera3")
+    if "cameras" not in opts:  # each backend's own cameras (the Isaac tasks have no camera3)
+        opts["cameras"] = _isaac_cameras() if _backend(cfg) == "isaac" else CAMERAS
     opts["image_size"] = camera_sizes(opts["cameras"], size, sizes)
     if "tactile_grid" in opts:
         opts["tactile_grid"] = tuple(int(x) for x in opts["tactile_grid"])
@@ -61,6 +76,7 @@ def _fill_features(cfg: Any, opts: dict[str, Any]) -> None:
         bool(opts.get("ee_orientation", False)),
         opts.get("environment_state", "task"),
         tuple(opts.get("tactile_grid", (10, 12))),
+        bool(opts.get("tactile", False)),
     )
 
 
@@ -69,7 +85,7 @@ ISAAC_OPTIONS = ("cameras", "image_size", "units", "episode_length", "instructio
 ISAAC_TASKS = {
     "Reach-v0": "Isaac-SO-ARM101-Reach-v0",
     "Lift-v0": "Isaac-SO-ARM101-Lift-Cube-v0",
-    "LiftFixed-v0": "Isaac-SO-ARM101-Lift-Cube-v0",
+    "LiftFixed-v0": "Isaac-SO-ARM101-Lift-Cube-Fixed-v0",
 }
 
 
@@ -84,7 +100,7 @@ def isaac_task(task: str) -> str:
 
 
 def make_envs(n_envs: int, use_async_envs: bool, cfg: Any, suite: str = "so101") -> dict[str, dict[str, Any]]:
-    backend = _read(cfg, "backend") or DEFAULTS["backend"]
+    backend = _backend(cfg)
     task = _read(cfg, "task") or DEFAULTS["task"]
     opts = env_options(cfg)
     _fill_features(cfg, opts)

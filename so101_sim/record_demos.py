@@ -22,9 +22,17 @@ from typing import Any
 import numpy as np
 
 from so101_sim.adapters import JOINT_NAMES
+from so101_sim.cameras import CAMERAS
 from so101_sim.rollout import DemoCounts
 from so101_sim.convert import atomic
 from so101_sim.tasks import ENV_STATE_NAMES
+
+
+ENCODER_QUEUE = 30  # frames queued per camera encoder (lerobot's default, passed explicitly: the wait uses it)
+
+
+class DroppedFramesError(RuntimeError):
+    """An episode's video holds fewer frames than the episode has rows (lerobot's encoder dropped some)."""
 
 
 @dataclass
@@ -34,7 +42,7 @@ class RecordOptions:
     repo_id: str = "local/so101_sim_lift"
     root: Path = Path("outputs/datasets/so101_sim_lift")
     seed: int = 0
-    cameras: tuple[str, ...] = ("camera1", "camera2", "camera3")
+    cameras: tuple[str, ...] = CAMERAS
     image_size: int = 256
     use_videos: bool = True
     vcodec: str = "libsvtav1"
@@ -102,7 +110,8 @@ def record_demos(opts: RecordOptions) -> RecordReport:
     from tqdm import tqdm
 
     import so101_sim  # noqa: F401
-    from so101_sim.convert.converter import wait_for_encoder, release_free_memory
+    from so101_sim.convert.converter import release_free_memory, video_frame_shortfall, wait_for_encoder
+    from so101_sim.lerobot.compat import video_codec_kwargs
     from so101_sim.mujoco.expert import ScriptedExpert
     from so101_sim.rollout import record_expert_demos
 
@@ -120,31 +129,48 @@ def record_demos(opts: RecordOptions) -> RecordReport:
     atomic.remove_stale_partials(target)
     work = atomic.partial_path(target)
     dataset = None
+    fps = int(env.metadata["render_fps"])
+    video_keys = [f"observation.images.{cam}" for cam in opts.cameras] if opts.use_videos else []
+    frames_in_episode = 0
     t0 = time.perf_counter()
     try:
         with atomic.sigterm_as_interrupt():
             dataset = LeRobotDataset.create(
-                repo_id=opts.repo_id, fps=env.metadata["render_fps"], features=dataset_features(opts, tactile_shape),
-                root=work, robot_type="so101_sim", use_videos=opts.use_videos, vcodec=opts.vcodec,
+                repo_id=opts.repo_id, fps=fps, features=dataset_features(opts, tactile_shape),
+                root=work, robot_type="so101_sim", use_videos=opts.use_videos, **video_codec_kwargs(opts.vcodec),
                 streaming_encoding=opts.use_videos, image_writer_threads=0 if opts.use_videos else 4,
+                encoder_queue_maxsize=ENCODER_QUEUE,
             )  # fmt: skip
             bar = tqdm(total=opts.episodes, unit="ep", desc=f"record {opts.task}", disable=not opts.progress)
 
+            def begin(seed: int) -> None:
+                nonlocal frames_in_episode
+                frames_in_episode = 0
+
             def step(obs: dict[str, Any], action: np.ndarray) -> None:
-                wait_for_encoder(dataset, 28)
+                nonlocal frames_in_episode
+                wait_for_encoder(dataset, ENCODER_QUEUE - 2)
                 dataset.add_frame(_frame(obs, action, opts, task_text))
+                frames_in_episode += 1
 
             def end(keep: bool, success: bool) -> None:
                 if keep:
                     dataset.save_episode()
                     release_free_memory()
+                    problems = video_frame_shortfall(dataset, video_keys, frames_in_episode, fps)
+                    if problems:
+                        raise DroppedFramesError(
+                            f"record-demos {opts.task}: episode {dataset.meta.total_episodes - 1}: "
+                            f"{'; '.join(problems)}; the video encoder lost frames (nothing was written to "
+                            f"{target}). Re-run with --images, fewer cameras, or on a less loaded machine."
+                        )
                 else:
                     dataset.clear_episode_buffer()
 
             counts = record_expert_demos(
                 env, expert, opts.episodes, seed=opts.seed, keep_failures=opts.keep_failures,
                 max_attempts_factor=opts.max_attempts_factor, progress=lambda: bar.update(1),
-                on_begin=lambda seed: None, on_step=step, on_end=end,
+                on_begin=begin, on_step=step, on_end=end,
             )  # fmt: skip
             report = RecordReport(**vars(counts))
             bar.close()

@@ -56,7 +56,12 @@ def tile_frames(obs: dict[str, Any]) -> np.ndarray | None:
 
 
 class VideoWriter:
-    """mp4 via imageio-ffmpeg, written to a temporary file and moved into place on close."""
+    """mp4 via imageio-ffmpeg, written to a temporary file beside the target.
+
+    ``close()`` finishes the file and moves it into place; ``discard()`` (what a run that raised must call)
+    deletes it, so a partial video never takes the target's name (nor replaces an earlier complete one). As a
+    context manager it does the right one by itself.
+    """
 
     def __init__(self, path: str | Path, fps: int) -> None:
         import imageio.v2 as imageio
@@ -72,8 +77,25 @@ class VideoWriter:
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the video and publish it at ``path``."""
         self._writer.close()
         self._tmp.replace(self.path)
+
+    def discard(self) -> None:
+        """Stop writing and delete the partial file; ``path`` is left as it was."""
+        try:
+            self._writer.close()
+        finally:
+            self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.discard()
 
 
 def run_episodes(
@@ -110,9 +132,12 @@ def run_episodes(
             result.per_episode.append(row)
             if progress:
                 progress(row)
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.close()
+            writer.discard()
+        raise
+    if writer is not None:
+        writer.close()
     result.steps_per_second = total_steps / max(time.perf_counter() - t0, 1e-9)
     return result
 

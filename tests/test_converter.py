@@ -15,8 +15,8 @@ from so101_sim.convert.cli import main as cli_main
 from so101_sim.convert.synthetic import franka_step, so101_step, write_demos
 from so101_sim.tactile_grid import force_to_grid
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
 HW = (24, 32)
+FRANKA_TASK = "Lift the cube."  # Isaac Lab's Franka files name only their gym id: the instruction is --task
 
 
 def _load(root: Path, repo_id="local/demo"):
@@ -26,7 +26,8 @@ def _load(root: Path, repo_id="local/demo"):
 
 
 def _opts(tmp_path, src, **kw):
-    kw.setdefault("mapping", load_mapping("franka_tactile"))
+    if "mapping" not in kw:
+        kw.update(mapping=load_mapping("franka_tactile"), task=kw.get("task", FRANKA_TASK))
     return ConvertOptions(input=src, output_dir=tmp_path / "out", repo_id="local/demo", progress=False, **kw)
 
 
@@ -41,7 +42,8 @@ def franka_file(tmp_path_factory):
 def franka_dataset(tmp_path_factory, franka_file):
     out = tmp_path_factory.mktemp("conv")
     opts = ConvertOptions(
-        input=franka_file, output_dir=out, repo_id="local/demo", mapping=load_mapping("franka_tactile"), progress=False
+        input=franka_file, output_dir=out, repo_id="local/demo", mapping=load_mapping("franka_tactile"), progress=False,
+        task=FRANKA_TASK,
     )
     report = convert(opts)
     return report, out / "local/demo"
@@ -83,7 +85,7 @@ def test_values_round_trip(franka_dataset, franka_file):
     _, root = franka_dataset
     ds = _load(root)
     assert len(ds) == 36 and ds.num_episodes == 3
-    assert ds.meta.tasks.index.tolist() == ["Isaac-Lift-Cube-Franka-Tactile-v0"]
+    assert ds.meta.tasks.index.tolist() == [FRANKA_TASK]
     hf = ds.hf_dataset.with_format("numpy")
     ep = np.asarray(hf["episode_index"])
     assert np.bincount(ep).tolist() == [12, 9, 15]
@@ -125,6 +127,7 @@ def test_only_success_and_summary(tmp_path, franka_file, capsys):
     out = capsys.readouterr().out
     assert "Converted 2 demo(s), 27 frames, skipped 1" in out
     assert "skipped   demo_1: success=False" in out and "converted demo_2 -> episode 1" in out
+    assert "Frame rate: 30 fps, from the mapping's fps" in out  # the file has no env_args['fps']
     ds = _load(tmp_path / "out/local/demo")
     assert ds.num_episodes == 2 and ds.meta.tasks.index.tolist() == ["pick the cube"]
 
@@ -181,6 +184,42 @@ def test_so101_without_tactile_keys(tmp_path):
     convert(_opts(tmp_path, src, mapping=load_mapping("so101")))
     ds = _load(tmp_path / "out/local/demo")
     assert not any(k.startswith("observation.tactile") for k in ds.meta.features)
+    assert ds.meta.tasks.index.tolist() == ["Pick up the red cube."]  # the instruction of so101_sim/Lift-v0
+
+
+def test_a_gym_id_is_never_the_instruction(tmp_path, franka_file):
+    """Isaac Lab files carry only env_name: converting without --task must stop, not label every frame with
+    'Isaac-Lift-Cube-Franka-Tactile-v0'. This project's own ids map to their documented instructions."""
+    from so101_sim.convert.converter import resolve_task
+
+    with pytest.raises(ConversionError, match=r"gym id 'Isaac-Lift-Cube-Franka-Tactile-v0'.*pass --task") as exc:
+        convert(_opts(tmp_path, franka_file, task=None))
+    assert str(franka_file) in str(exc.value) and not (tmp_path / "out/local/demo").exists()
+    opts = _opts(tmp_path, franka_file, task=None)
+    assert resolve_task(opts, {"env_name": "Isaac-SO-ARM101-Lift-Cube-v0"}) == "Pick up the red cube."
+    assert resolve_task(opts, {"env_name": "so101_sim/PickPlace-v0"}) == "Put the red cube in the green zone."
+    assert resolve_task(opts, {"env_name": "so101_sim/Lift-v0", "task": "lift it"}) == "lift it"
+    with pytest.raises(ConversionError, match="neither 'task' nor 'env_name'"):
+        resolve_task(opts, {})
+
+
+def test_frame_rate_comes_from_a_named_source_or_the_run_stops(tmp_path, franka_file, caplog):
+    from so101_sim.convert.converter import resolve_fps
+    from so101_sim.convert.mapping import parse_mapping
+
+    shipped = _opts(tmp_path, franka_file)  # franka_tactile.yaml declares fps: 30
+    assert resolve_fps(_opts(tmp_path, franka_file, fps=12), {"fps": 15}) == (12, "--fps")
+    assert resolve_fps(shipped, {"fps": 15.0})[0] == 15
+    assert "env_args['fps']" in resolve_fps(shipped, {"fps": 15.0})[1]
+    with caplog.at_level("WARNING", logger="so101_sim.convert.converter"):
+        fps, source = resolve_fps(shipped, {})
+    assert fps == 30 and "franka_tactile.yaml" in source and "records no frame rate" in caplog.text
+    silent = parse_mapping({"state": ["obs/a"], "action": ["actions"]}, "no_fps.yaml")
+    assert silent.fps is None
+    with pytest.raises(ConversionError, match="no frame rate.*no_fps.yaml.*pass --fps"):
+        resolve_fps(_opts(tmp_path, franka_file, mapping=silent), {})
+    with pytest.raises(ConversionError, match="must be positive"):
+        resolve_fps(shipped, {"fps": 0})
 
 
 def test_existing_output_is_refused_then_replaced_with_overwrite(tmp_path, franka_file):
@@ -200,6 +239,8 @@ def test_existing_output_is_refused_then_replaced_with_overwrite(tmp_path, frank
                 "--repo-id",
                 "local/demo",
                 "--no-progress",
+                "--task",
+                FRANKA_TASK,
             ]
         )
         == 2
@@ -386,7 +427,7 @@ def test_custom_mapping_file(tmp_path):
         "vectors:\n  observation.environment_state: [obs/force_geometric_left]\n"
         "cameras:\n  top: obs/rgb_table\n"
     )
-    convert(_opts(tmp_path, src, mapping=load_mapping(mapping)))
+    convert(_opts(tmp_path, src, mapping=load_mapping(mapping), task="Move the cube."))
     ds = _load(tmp_path / "out/local/demo")
     assert ds.fps == 10 and ds.meta.features["observation.state"]["shape"] == (7,)
     assert ds.meta.features["observation.environment_state"]["names"] == [f"force_geometric_left.{i}" for i in range(3)]
@@ -430,3 +471,28 @@ def test_block_reader_matches_h5py_on_isaac_lab_auto_chunks(tmp_path):
             for b0, b1 in [(0, 37), (0, 1), (5, 18), (chunks[0] - 1, chunks[0] + 1), (36, 37)]:
                 np.testing.assert_array_equal(reader.submit("demo_0", f"obs/{key}", b0, b1)(), video[b0:b1])
     src.close()
+
+
+def test_video_frame_shortfall_reads_real_episode_metadata(tmp_path):
+    """The frame-count check shared by the converter and record-demos, on an episode lerobot just encoded."""
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    from so101_sim.convert.converter import video_frame_shortfall
+
+    features = {"observation.images.cam": {"dtype": "video", "shape": (32, 64, 3), "names": ["h", "w", "c"]},
+                "action": {"dtype": "float32", "shape": (1,), "names": ["a"]}}  # fmt: skip
+    ds = LeRobotDataset.create("local/check", fps=10, features=features, root=tmp_path / "ds", streaming_encoding=True)
+    try:
+        for t in range(7):
+            ds.add_frame({"observation.images.cam": np.full((32, 64, 3), 20 * t, np.uint8),
+                          "action": np.zeros(1, np.float32), "task": "t"})  # fmt: skip
+        ds.save_episode()
+        assert video_frame_shortfall(ds, ["observation.images.cam"], 7, 10) == []
+        assert video_frame_shortfall(ds, ["observation.images.cam"], 8, 10) == [
+            "the video of 'observation.images.cam' holds 7 frames, expected 8"
+        ]
+        assert "no timestamps for 'observation.images.other'" in video_frame_shortfall(
+            ds, ["observation.images.other"], 7, 10
+        )[0]
+    finally:
+        ds.finalize()

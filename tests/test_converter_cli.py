@@ -29,7 +29,8 @@ def long_file(tmp_path_factory):
 
 def _start(src: Path, out: Path, *extra: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, str(SCRIPT), "--input", str(src), "--output-dir", str(out), "--repo-id", "local/run", *extra],
+        [sys.executable, str(SCRIPT), "--input", str(src), "--output-dir", str(out), "--repo-id", "local/run", "--task", "Lift the cube.",
+         *extra],
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -73,7 +74,8 @@ def test_sigkill_leaves_no_dataset_and_next_run_cleans_up(tmp_path, long_file):
     assert (out / "local/run/old.txt").read_text() == "previous output"  # untouched
     assert partial.exists()  # SIGKILL cannot clean up, but it is not at the target
     small = write_demos(tmp_path / "small.hdf5", [5, 6], image_hw=(16, 32), successes=[False, True])
-    args = [sys.executable, str(SCRIPT), "--input", str(small), "--output-dir", str(out), "--repo-id", "local/run"]
+    args = [sys.executable, str(SCRIPT), "--input", str(small), "--output-dir", str(out), "--repo-id", "local/run",
+            "--task", "Lift the cube."]
     refused = subprocess.run(args, env=_env(), capture_output=True, text=True, timeout=120, check=False)
     assert refused.returncode == 2 and "already exists; pass --overwrite" in refused.stderr
     assert (out / "local/run/old.txt").exists()

@@ -1,9 +1,8 @@
-"""End to end on real rendered frames: MuJoCo sim -> Isaac Lab HDF5 (record-hdf5) -> converter -> LeRobotDataset."""
+"""End to end on real rendered frames: MuJoCo sim -> Isaac Lab HDF5 (record-hdf5) -> converter -> LeRobotDataset,
+and the policy features stock ``lerobot-train`` builds from it (the train run itself is proven on a converted
+dataset by tests/test_smolvla_tactile.py). One recording (with tactile grids) and one conversion serve all."""
 
-import importlib.util
 import json
-import os
-from pathlib import Path
 
 import h5py
 import numpy as np
@@ -12,26 +11,32 @@ import pytest
 from so101_sim.adapters import JOINT_NAMES, radians_to_units
 from so101_sim.convert import ConvertOptions, convert, load_mapping
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("MENAGERIE_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "menagerie"))
-pytest.importorskip("so101_sim.mujoco.env")
 
-
-def _record(tmp_path, tactile=False):
+@pytest.fixture(scope="module")
+def converted(tmp_path_factory):
     from so101_sim.commands.record_hdf5 import RecordHDF5Options, record_hdf5
 
-    out = tmp_path / "sim.hdf5"
+    tmp = tmp_path_factory.mktemp("sim")
+    src = tmp / "sim.hdf5"
     summary = record_hdf5(
-        RecordHDF5Options(
-            task="Lift-v0", episodes=2, output=out, seed=3, image_size=64, tactile=tactile, progress=False
-        )
+        RecordHDF5Options(task="Lift-v0", episodes=2, output=src, seed=3, image_size=64, tactile=True, progress=False)
     )
     assert summary["episodes"] == 2 and summary["successes"] == 2
-    return out
+    report = convert(
+        ConvertOptions(input=src, output_dir=tmp / "out", repo_id="local/sim", mapping=load_mapping("so101"),
+                       progress=False)
+    )  # fmt: skip
+    return src, report, tmp / "out/local/sim"
 
 
-def test_sim_hdf5_to_lerobot(tmp_path):
-    src = _record(tmp_path)
+def _dataset(root):
+    from lerobot.datasets.lerobot_dataset import LeRobotDataset
+
+    return LeRobotDataset("local/sim", root=root, video_backend="pyav")
+
+
+def test_sim_hdf5_to_lerobot(converted):
+    src, report, root = converted
     with h5py.File(src, "r") as f:
         data = f["data"]
         env_args = json.loads(data.attrs["env_args"])
@@ -44,16 +49,9 @@ def test_sim_hdf5_to_lerobot(tmp_path):
         wrist = data["demo_1/obs/wrist"][()]
     assert front.shape[1:] == (64, 64, 3) and front.std() > 5 and wrist.std() > 5  # rendered, not blank
 
-    report = convert(
-        ConvertOptions(
-            input=src, output_dir=tmp_path / "out", repo_id="local/sim", mapping=load_mapping("so101"), progress=False
-        )
-    )
     assert [o.frames for o in report.converted] == lengths
-
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    ds = LeRobotDataset("local/sim", root=tmp_path / "out/local/sim", video_backend="pyav")
+    assert report.fps == 30 and report.fps_source.startswith("the file's env_args")
+    ds = _dataset(root)
     assert ds.num_episodes == 2 and len(ds) == sum(lengths) and ds.fps == 30
     assert ds.meta.tasks.index.tolist() == ["Pick up the red cube."]
     assert ds.meta.features["action"]["names"] == [f"{j}.pos" for j in JOINT_NAMES]
@@ -70,19 +68,9 @@ def test_sim_hdf5_to_lerobot(tmp_path):
         assert np.abs(img - ref[t]).mean() < 12, key  # lossy AV1, same frame
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("so101_sim.mujoco.tactile") is None, reason="the MuJoCo tactile pads are not there yet"
-)
-def test_sim_tactile_grids_pass_through(tmp_path):
-    src = _record(tmp_path, tactile=True)
-    convert(
-        ConvertOptions(
-            input=src, output_dir=tmp_path / "out", repo_id="local/sim", mapping=load_mapping("so101"), progress=False
-        )
-    )
-    from lerobot.datasets.lerobot_dataset import LeRobotDataset
-
-    ds = LeRobotDataset("local/sim", root=tmp_path / "out/local/sim", video_backend="pyav")
+def test_sim_tactile_grids_pass_through(converted):
+    src, _, root = converted
+    ds = _dataset(root)
     hf = ds.hf_dataset.with_format("numpy")
     grids = np.stack(hf["observation.tactile.force_grid"])
     with h5py.File(src, "r") as f:
@@ -91,3 +79,17 @@ def test_sim_tactile_grids_pass_through(tmp_path):
     np.testing.assert_allclose(
         np.stack(hf["observation.tactile.force"])[:, 0], left.sum(axis=(1, 2)), rtol=1e-5, atol=1e-6
     )
+
+
+def test_lerobot_train_policy_features_of_the_converted_dataset(converted):
+    """What stock lerobot-train makes of the dataset's features (its own function), with the tactile grid."""
+    from lerobot.configs.types import FeatureType
+
+    from so101_sim.lerobot.compat import feature_utils
+
+    features = feature_utils().dataset_to_policy_features(_dataset(converted[2]).meta.features)
+    assert features["observation.state"].shape == (6,) and features["action"].shape == (6,)
+    assert features["action"].type is FeatureType.ACTION
+    assert features["observation.tactile.force_grid"].shape == (2, 10, 12, 3)
+    assert features["observation.images.camera1"].type is FeatureType.VISUAL
+    assert features["observation.images.camera2"].shape == (3, 64, 64)

@@ -19,7 +19,12 @@ TESTS = Path(__file__).resolve().parent
 SO101_URDF = Path(os.environ.get("SO101_URDF", str(Path(__file__).resolve().parents[2] / "shared" / "assets") + "/so101/so101_new_calib.urdf"))
 SO100_URDF = Path(os.environ.get("SO100_URDF", str(Path(__file__).resolve().parents[2] / "shared" / "assets") + "/so100/so100.urdf"))
 
-pytestmark = pytest.mark.skipif(not SO101_URDF.is_file(), reason=f"SO-101 URDF not found at {SO101_URDF}")
+
+
+def test_shared_robot_descriptions_are_there():
+    """The URDFs (../shared/assets) these contract tests build from: missing files fail, never skip."""
+    assert SO101_URDF.is_file(), f"SO-101 URDF not found at {SO101_URDF} (set SO101_URDF)"
+    assert SO100_URDF.is_file(), f"SO-100 URDF not found at {SO100_URDF} (set SO100_URDF)"
 
 
 @pytest.fixture()
@@ -153,8 +158,7 @@ def test_robot_matches_the_mujoco_model(standin):
     from so101_sim.adapters import JOINT_NAMES
 
     menagerie = Path(os.environ.get("MENAGERIE_ROOT", str(Path(__file__).resolve().parents[2] / "shared" / "menagerie"))) / "robotstudio_so101/so101.xml"
-    if not menagerie.is_file():
-        pytest.skip(f"Menagerie SO-101 not found at {menagerie}")
+    assert menagerie.is_file(), f"Menagerie SO-101 not found at {menagerie} (set MENAGERIE_ROOT)"
     root = ET.parse(menagerie).getroot()
     sts = next(d for d in root.iter("default") if d.get("class") == "sts3215")
     pos, joint = sts.find("position"), sts.find("joint")
@@ -238,7 +242,7 @@ def test_so100_uses_its_own_link_names(standin):
 def test_observations_actions_and_units(standin):
     from so101_sim.adapters import JOINT_NAMES, radians_to_units
 
-    vec, raw = _env(num_envs=3, image_size=(24, 32))
+    vec, raw = _env(num_envs=3, image_size=(24, 32), episode_length=30)
     obs, _ = vec.reset(seed=1)
     assert set(obs["pixels"]) == {"camera1", "camera2"}
     for img in obs["pixels"].values():
@@ -260,7 +264,7 @@ def test_observations_actions_and_units(standin):
     target = obs["agent_pos"].copy()
     target[:, 1] = 10.0
     target[:, 5] = 500.0  # gripper percent, clipped to 100
-    for _ in range(6):  # the stand-in's servo moves at most 0.1 rad per step
+    for _ in range(25):  # the stand-in's servo moves at most 0.1 rad per step (home: shoulder_lift -1, gripper 0)
         obs, *_ = vec.step(target)
     q = raw.scene["robot"].data.joint_pos.numpy()[:, order]
     np.testing.assert_allclose(q[:, 1], np.deg2rad(10.0), atol=1e-4)
@@ -333,7 +337,9 @@ def test_same_step_autoreset_success_bookkeeping(standin):
 
 
 def test_lerobot_attributes_and_render(standin):
-    from lerobot.envs.utils import add_envs_task, check_env_attributes_and_types
+    from lerobot.envs.utils import check_env_attributes_and_types
+
+    from so101_sim.lerobot.compat import add_envs_task
 
     vec, raw = _env(num_envs=2, episode_length=7)
     obs, _ = vec.reset(seed=0)
@@ -415,3 +421,40 @@ def test_lerobot_eval_policy_end_to_end(standin, tmp_path, monkeypatch):
     assert info["aggregated"]["pc_success"] == pytest.approx(100 * 4 / 6)
     videos = sorted((tmp_path / "videos").glob("*.mp4"))
     assert len(videos) == 2 and all(v.stat().st_size > 0 for v in videos)
+
+
+# ---- the seed's entry points ------------------------------------------------------------------------------------
+def test_seed_make_env_with_an_isaac_task_builds_the_isaac_backend(standin):
+    """``make_env(n_envs=2, task="Isaac-SO-ARM101-Lift-Cube-v0")`` (seed 000): the Isaac id selects the Isaac
+    backend, and its default cameras are the Isaac tasks' own (no camera3)."""
+    sys.path.insert(0, str(ROOT))
+    import env as envhub_entry
+    from so101_sim.envhub import env_options, isaac_task
+    from so101_sim.isaac.vector_env import IsaacAsVectorEnv
+
+    assert env_options({"task": "Isaac-SO-ARM101-Lift-Cube-v0"})["cameras"] == ("camera1", "camera2")
+    assert isaac_task("LiftFixed-v0") == "Isaac-SO-ARM101-Lift-Cube-Fixed-v0"  # never the random Lift
+    envs = envhub_entry.make_env(n_envs=2, task="Isaac-SO-ARM101-Lift-Cube-v0", image_size=32, device="cpu")
+    vec = envs["so101"]["Isaac-SO-ARM101-Lift-Cube-v0"]
+    try:
+        assert isinstance(vec, IsaacAsVectorEnv) and vec.num_envs == 2
+        obs, _ = vec.reset(seed=0)
+        assert set(obs["pixels"]) == {"camera1", "camera2"}
+    finally:
+        vec.close()
+
+
+def test_seed_ee_wrapper_on_a_raw_isaac_env(standin):
+    """``IsaacEEWrapper(env, robot_name="robot", ee_link_name="gripper_link", add_ee_to_obs=True)`` from the
+    top-level ``env_wrapper.py`` on a raw Isaac Lab env; ``import isaac_so_arm101.tasks.reach`` / ``.lift``."""
+    sys.path.insert(0, str(ROOT))
+    from env_wrapper import IsaacEEWrapper
+    from isaac_so_arm101.tasks import lift, reach
+
+    assert "Isaac-SO-ARM101-Reach-v0" in reach.TASK_IDS and "Isaac-SO-ARM101-Lift-Cube-v0" in lift.TASK_IDS
+    _vec, raw = _env(num_envs=2)
+    env = IsaacEEWrapper(raw, robot_name="robot", ee_link_name="gripper_link", add_ee_to_obs=True)
+    obs, info = env.reset(seed=0)
+    assert obs["ee_pos"].shape == (2, 3) and info["ee_state"]["ee_pos"].shape == (2, 3)
+    with pytest.raises(ValueError, match="no body named 'nope'"):
+        IsaacEEWrapper(raw, ee_link_name="nope")

@@ -10,24 +10,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent
 SO101_URDF = Path(os.environ.get("SO101_URDF", str(Path(__file__).resolve().parents[2] / "shared" / "assets") + "/so101/so101_new_calib.urdf"))
 
 
-def _has_backend_field() -> bool:
-    try:
-        from so101_sim.lerobot.env_config import SO101EnvConfig
-    except ImportError:
-        return False
-    return "backend" in {f.name for f in dataclasses.fields(SO101EnvConfig)}
-
-
-@pytest.mark.skipif(not _has_backend_field(), reason="so101_sim.lerobot.env_config has no 'backend' field yet")
-@pytest.mark.skipif(not SO101_URDF.is_file(), reason=f"SO-101 URDF not found at {SO101_URDF}")
 def test_lerobot_eval_cli_with_isaac_backend(tmp_path):
+    from so101_sim.lerobot.env_config import SO101EnvConfig
+
+    assert "backend" in {f.name for f in dataclasses.fields(SO101EnvConfig)}
+    assert SO101_URDF.is_file(), f"SO-101 URDF not found at {SO101_URDF} (set SO101_URDF)"
     import torch
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig

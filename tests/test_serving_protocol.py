@@ -17,6 +17,7 @@ import msgpack
 import numpy as np
 import pytest
 import zmq
+from serving_threads import server_thread
 
 from so101_sim.serving import (
     EnvDescription,
@@ -75,17 +76,11 @@ def make_obs(batch: int = 2, seed: int = 0):
     return images, state
 
 
-@contextlib.contextmanager
 def running_server(policy=None, mapping=None, api_token=None, port=0):
     policy = policy or ArithmeticPolicy()
-    server = PolicyServer(PolicyService(policy, mapping or ProtocolMapping()), "127.0.0.1", port, api_token)
-    thread = server.start_thread()
-    try:
-        yield server
-    finally:
-        server.stop()
-        thread.join(timeout=5)
-        assert not thread.is_alive(), "server thread did not stop"
+    return server_thread(
+        PolicyServer(PolicyService(policy, mapping or ProtocolMapping()), "127.0.0.1", port, api_token)
+    )
 
 
 @contextlib.contextmanager
@@ -179,6 +174,12 @@ def test_wire_reads_both_modality_config_encodings():
     got = unpack(msgpack.packb({"a": n15, "b": n16}))
     assert got["a"] == ModalityConfig([0], ["video.front"])
     assert got["b"].delta_indices == [0, 1] and got["b"].extra == {"action_configs": None}
+    assert (got["a"].wire_form, got["b"].wire_form) == ("json", "map")
+    # Each is written back in its own form, with only the fields that generation's class accepts.
+    extra = {"action_configs": None, "our_note": 1}
+    raw = msgpack.unpackb(pack({"a": got["a"], "b": ModalityConfig([0], ["front"], extra)}))
+    assert json.loads(raw["a"]["as_json"]) == {"delta_indices": [0], "modality_keys": ["video.front"]}
+    assert raw["b"]["as_json"] == {"delta_indices": [0], "modality_keys": ["front"], "action_configs": None}
 
 
 @pytest.mark.parametrize(
@@ -212,7 +213,8 @@ def test_mapping_files_yaml_and_json(tmp_path):
     y = tmp_path / "m.yaml"
     y.write_text("format: flat\nvideo: {cam_a: front, cam_b: observation.images.wrist}\nstate: {arm: 5, grip: 1}\n")
     m = ProtocolMapping.from_file(y)
-    assert m.format == "flat" and m.resolved_envelope == "bare"
+    assert m.format == "flat" and m.resolved_envelope("n1.5") == "bare"
+    assert m.resolved_envelope("n1.6") == "observation"  # N1.6 servers unpack **data, flat layout or not
     assert m.resolved_language_key == "annotation.human.task_description"
     assert [ProtocolMapping.image_key(c) for c in m.video.values()] == [
         "observation.images.front",
@@ -264,8 +266,7 @@ def test_client_renames_cameras_and_truncates_horizon_by_mapping():
     srv_map = ProtocolMapping(video={"cam_high": "front", "cam_wrist": "wrist"}, action={"joints": 6}, action_horizon=2)
     cli_map = ProtocolMapping(format="flat", video={"cam_high": "front", "cam_wrist": "wrist"}, action={"joints": 6})
     with running_server(mapping=srv_map) as server, client_for(server, mapping=cli_map) as client:
-        parts = client.get_action_parts({"cam_high": images["front"], "cam_wrist": images["wrist"]}, state, "t")
-        assert list(parts) == ["joints"] and parts["joints"].shape == (1, 2, 6)
+        assert client.spec().cameras == ["cam_high", "cam_wrist"] and client.spec().action_keys == ["joints"]
         np.testing.assert_allclose(
             client.get_action_chunk(images, state, "t"), expected_chunk(images["front"], state, ["t"])[:, :2], rtol=1e-6
         )
@@ -280,9 +281,9 @@ def test_compatibility_check_names_every_mismatch():
         problems = client.check_compatibility(bad)
         text = "\n".join(problems)
         assert "camera 'front': resolution mismatch, server expects 24x32, env renders 48x64" in text
-        assert "camera 'wrist': the server needs it but the env/mapping does not provide it" in text
-        assert "state key 'state': the server does not have it" in text
-        assert "state key 'single_arm': the server has it but the mapping does not" in text
+        assert "camera 'wrist': the policy's camera 'wrist' is not a camera of the scene ['front']" in text
+        assert "--camera-map wrist=<camera>" in text
+        assert "state: the server's keys {'single_arm': 5, 'gripper': 1} take 6 values, the env's state has 7" in text
         with pytest.raises(PolicyServerError, match="does not match the env"):
             client.ensure_compatible(bad)
 
@@ -446,7 +447,8 @@ def test_server_survives_clients_that_vanish_mid_request():
 def test_several_clients_at_once_each_get_their_own_answer():
     n_clients, n_requests = 4, 8
     errors: list[str] = []
-    with running_server(ArithmeticPolicy(delay_s=0.005)) as server:
+    policy = ArithmeticPolicy(delay_s=0.005)
+    with running_server(policy) as server:
 
         def worker(i: int) -> None:
             fmt = "nested" if i % 2 else "flat"
@@ -465,7 +467,7 @@ def test_several_clients_at_once_each_get_their_own_answer():
         for t in threads:
             t.join(timeout=30)
         assert not any(t.is_alive() for t in threads)
-        assert server.requests_served == n_clients * n_requests
+        assert policy.calls == n_clients * n_requests  # plus each client's ping/config/features requests
     assert errors == []
 
 
@@ -533,96 +535,6 @@ def test_spec_client_talks_to_our_server(fmt):
         assert spec_call(sock, {"endpoint": "kill"})["status"] == "ok"
 
 
-class SpecServer:
-    """A GR00T-protocol server written from the specification (REP, msgpack, tagged numpy)."""
-
-    def __init__(self, flavour: str) -> None:
-        self.flavour = flavour  # "n16": nested + envelope + [action, info]; "n15": flat, bare, action.<key>
-        self.ctx = zmq.Context()
-        self.sock = self.ctx.socket(zmq.REP)
-        self.port = self.sock.bind_to_random_port("tcp://127.0.0.1")
-        self.seen: list = []
-        self.thread = threading.Thread(target=self.loop, daemon=True)
-        self.thread.start()
-
-    def modality(self):
-        keys = {
-            "video": ["front", "wrist"],
-            "state": ["single_arm", "gripper"],
-            "action": ["single_arm", "gripper"],
-            "language": ["task"],
-        }
-        out = {}
-        for name, k in keys.items():
-            body = {"delta_indices": list(range(3)) if name == "action" else [0], "modality_keys": k}
-            out[name] = {
-                "__ModalityConfig_class__": True,
-                "as_json": body if self.flavour == "n16" else json.dumps(body),
-            }
-        return out
-
-    def loop(self) -> None:
-        while True:
-            req = spec_unpack(self.sock.recv())
-            ep = req.get("endpoint", "get_action")
-            if ep == "kill":
-                self.sock.send(spec_pack({"status": "ok"}))
-                break
-            if ep == "ping":
-                self.sock.send(spec_pack({"status": "ok"}))
-            elif ep == "get_modality_config":
-                self.sock.send(spec_pack(self.modality()))
-            elif ep == "get_action":
-                data = req["data"]
-                self.seen.append(data)
-                if self.flavour == "n16":
-                    obs = data["observation"]
-                    s = np.concatenate([obs["state"]["single_arm"], obs["state"]["gripper"]], axis=-1)[:, -1]
-                    chunk = np.repeat(s[:, None], 3, axis=1).astype(np.float32) * 2
-                    self.sock.send(spec_pack([{"single_arm": chunk[..., :5], "gripper": chunk[..., 5:]}, {}]))
-                else:
-                    s = np.concatenate([data["state.single_arm"], data["state.gripper"]], axis=-1)[:, -1]
-                    chunk = np.repeat(s[:, None], 3, axis=1).astype(np.float32) * 2
-                    self.sock.send(spec_pack({"action.single_arm": chunk[..., :5], "action.gripper": chunk[..., 5:]}))
-            else:
-                self.sock.send(spec_pack({"error": f"Unknown endpoint: {ep}"}))
-        self.sock.close(linger=0)
-        self.ctx.term()
-
-
-@pytest.mark.parametrize("flavour, fmt", [("n16", "nested"), ("n15", "flat")])
-def test_our_client_talks_to_a_spec_server(flavour, fmt):
-    server = SpecServer(flavour)
-    images, state = make_obs(batch=2, seed=4)
-    client = PolicyClient("127.0.0.1", server.port, timeout_ms=5000, mapping=ProtocolMapping(format=fmt))
-    try:
-        chunk = client.get_action_chunk(images, state, "do it")
-        np.testing.assert_allclose(chunk, np.repeat(state[:, None], 3, axis=1) * 2, rtol=1e-6)
-        data = server.seen[-1]
-        if fmt == "nested":
-            obs = data["observation"]
-            assert obs["video"]["front"].shape == (2, 1, H, W, 3) and obs["video"]["front"].dtype == np.uint8
-            assert obs["state"]["gripper"].shape == (2, 1, 1) and obs["state"]["gripper"].dtype == np.float32
-            assert obs["language"] == {"task": [["do it"], ["do it"]]}
-        else:
-            assert data["video.wrist"].shape == (2, 1, H, W, 3)
-            assert data["state.single_arm"].shape == (2, 1, 5)
-            assert data["annotation.human.task_description"] == ["do it", "do it"]
-        mc = client.get_modality_config()
-        assert mc["action"] == ModalityConfig([0, 1, 2], ["single_arm", "gripper"])
-        # A GR00T server has no get_features: the check still compares keys, and says nothing false.
-        assert client.get_features() is None
-        assert client.check_compatibility(EnvDescription({"front": (H, W), "wrist": (H, W)}, 6, 6)) == []
-        problems = client.check_compatibility(EnvDescription({"front": (H, W)}, 6, 6))
-        assert any("'wrist'" in p for p in problems)
-        client.reset()  # unknown endpoint on this server: tolerated
-        client.kill_server()
-    finally:
-        client.close()
-        server.thread.join(timeout=5)
-        assert not server.thread.is_alive()
-
-
 class EnvStatePolicy(ArithmeticPolicy):
     """Also takes observation.environment_state (2, 3): adds its per-sample sum to every action value."""
 
@@ -646,7 +558,7 @@ def test_environment_state_travels_as_a_state_key(fmt):
         got = client.get_action_chunk(images, state, ["a", "b"], env_state=env_state)
         want = expected_chunk(images["front"], state, ["a", "b"]) + env_state.sum(axis=(1, 2))[:, None, None]
         np.testing.assert_allclose(got, want, rtol=1e-6)
-        with pytest.raises(PolicyServerError, match=r"missing \[.*environment_state"):
+        with pytest.raises(PolicyServerError, match=r"environment_state: the server needs it"):
             client.get_action_chunk(images, state, ["a", "b"])
         env = EnvDescription({"front": (H, W), "wrist": (H, W)}, 6, 6, env_state_dim=6)
         assert client.check_compatibility(env) == []

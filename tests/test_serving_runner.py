@@ -8,37 +8,27 @@ import json
 import socket
 
 import pytest
-
-pytest.importorskip("torch")
+from gr00t_peers import PeerServer, so100_modality
+from serving_threads import server_thread
 
 from so101_sim.cli import main
 from so101_sim.serving import PolicyServer, PolicyService
 from so101_sim.serving.lerobot_policy import load_policy
 
 
-def _scripted_or_skip() -> None:
-    try:
-        from lerobot.configs.policies import PreTrainedConfig
+def _scripted_registered() -> None:
+    """The project's scripted policy type is registered (part of what these tests prove)."""
+    from lerobot.configs.policies import PreTrainedConfig
 
-        import so101_sim.lerobot  # noqa: F401
+    import so101_sim.lerobot  # noqa: F401
 
-        PreTrainedConfig.get_choice_class("so101_scripted")
-    except Exception as e:  # noqa: BLE001 - the registration may not be in this checkout
-        pytest.skip(f"so101_scripted policy type not available: {e}")
+    PreTrainedConfig.get_choice_class("so101_scripted")
 
 
-@contextlib.contextmanager
 def served(policy, mapping=None):
     from so101_sim.serving import ProtocolMapping
 
-    server = PolicyServer(PolicyService(policy, mapping or ProtocolMapping()), "127.0.0.1", 0)
-    thread = server.start_thread()
-    try:
-        yield server
-    finally:
-        server.stop()
-        thread.join(timeout=10)
-        assert not thread.is_alive()
+    return server_thread(PolicyServer(PolicyService(policy, mapping or ProtocolMapping()), "127.0.0.1", 0), 10)
 
 
 def _run(capsys, *argv: str) -> tuple[dict, list[str]]:
@@ -50,7 +40,7 @@ def _run(capsys, *argv: str) -> tuple[dict, list[str]]:
 
 
 def test_runner_over_the_server_matches_in_process_for_the_scripted_policy(capsys):
-    _scripted_or_skip()
+    _scripted_registered()
     common = ["--task", "Lift-v0", "--episodes", "3", "--num_envs", "2", "--headless", "--seed", "5"]
     local, local_rows = _run(capsys, "--policy", "so101_scripted", "--device", "cpu", *common)
     with served(load_policy(policy_type="so101_scripted", cameras=[])) as server:
@@ -110,20 +100,22 @@ def test_runner_reports_a_missing_server_quickly(capsys):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(SystemExit, match=f"no policy server answers at 127.0.0.1:{port}"):
-        main(["run", "--server", f"127.0.0.1:{port}", "--timeout-ms", "300", "--episodes", "1"])
+    assert main(["run", "--server", f"127.0.0.1:{port}", "--timeout-ms", "300", "--episodes", "1"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: no policy server answers at 127.0.0.1:{port}" in err and "Traceback" not in err
 
 
 def test_runner_names_mismatches_before_running(tmp_path, capsys):
-    _scripted_or_skip()
-    # The server expects 'single_arm' 4 + 'gripper' 2: a 6-dim state but a different split than the client's.
-    from so101_sim.serving import ProtocolMapping
-
-    bad = ProtocolMapping(state={"single_arm": 4, "gripper": 2})
-    with served(load_policy(policy_type="so101_scripted", cameras=[]), bad) as server:
-        assert main(["run", "--server", f"127.0.0.1:{server.port}", "--episodes", "1", "--headless"]) == 2
+    _scripted_registered()
+    # The server splits the 6-dim state 'single_arm' 5 + 'gripper' 1; the client's mapping file says 4 + 2.
+    bad = tmp_path / "mapping.yaml"
+    bad.write_text("state: {single_arm: 4, gripper: 2}\n")
+    with served(load_policy(policy_type="so101_scripted", cameras=[])) as server:
+        argv = ["run", "--server", f"127.0.0.1:{server.port}", "--episodes", "1", "--headless", "--mapping", str(bad)]
+        assert main(argv) == 2
     err = capsys.readouterr().err
-    assert "does not match the env" in err and "state key 'single_arm': dimension mismatch, server 4" in err
+    assert "does not match the env" in err and "state key 'single_arm': dimension mismatch, server 5" in err
+    assert "Traceback" not in err
 
 
 def test_runner_on_the_isaac_backend_through_the_isaac_lab_standin(tmp_path, monkeypatch, capsys):
@@ -133,8 +125,7 @@ def test_runner_on_the_isaac_backend_through_the_isaac_lab_standin(tmp_path, mon
 
     tests = Path(__file__).resolve().parent
     urdf = tests.parents[1] / "shared" / "assets" / "so101" / "so101_new_calib.urdf"
-    if not urdf.is_file():
-        pytest.skip(f"SO-101 URDF not found at {urdf}")
+    assert urdf.is_file(), f"SO-101 URDF not found at {urdf} (the shared assets are part of the checkout)"
     from lerobot.configs.types import FeatureType, PolicyFeature
     from lerobot.policies.act.configuration_act import ACTConfig
     from lerobot.policies.act.modeling_act import ACTPolicy
@@ -171,3 +162,59 @@ def test_runner_on_the_isaac_backend_through_the_isaac_lab_standin(tmp_path, mon
         isaaclab_api.clear_cache()
         env_cfg._ENV_CFG_CLASS = None
         recording._IMAGES_RECORDER = None
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# Against GR00T servers (peers of each generation, tests/gr00t_peers.py): no mapping file, errors as error: lines
+# ------------------------------------------------------------------------------------------------------------------
+
+FAST = ["--episodes", "1", "--max_steps", "3", "--headless", "--image-size", "32", "--timeout-ms", "5000"]
+
+
+@contextlib.contextmanager
+def peer(**kw):
+    server = PeerServer(**kw)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "kw", [{"generation": "n1.6"}, {"generation": "n1.6", "sim": True}, {"generation": "n1.5"},
+           {"generation": "n1.6", "modality": so100_modality(video_deltas=(-1, 0), state_deltas=(-3, 0))}],
+    ids=["n16", "n16-sim", "n15", "n16-history"],
+)  # fmt: skip
+def test_runner_drives_gr00t_servers_with_no_mapping(kw, capsys):
+    with peer(**kw) as server:
+        summary, rows = _run(capsys, "--server", f"127.0.0.1:{server.port}", "--action_horizon", "2", *FAST)
+    assert summary["episodes"] == 1 and rows[0].split()[3] == "3"
+    assert server.unknown_endpoints == []  # never an endpoint GR00T servers lack (each prints a traceback there)
+    assert server.endpoints_called.count("get_modality_config") == 1
+    data = server.seen[-1]
+    obs = data if kw["generation"] == "n1.5" else data["observation"]
+    front = obs["video.front"] if "video.front" in obs else obs["video"]["front"]
+    t = len(kw.get("modality", so100_modality())["video"]["delta_indices"])
+    assert front.shape == (1, t, 32, 32, 3) and front.std() > 1.0  # camera1 rendered, t frames of history
+
+
+def test_runner_errors_are_error_lines_never_tracebacks(capsys):
+    def fails(*argv: str) -> str:
+        assert main(["run", *argv]) == 2
+        err = capsys.readouterr().err
+        assert "Traceback" not in err
+        return err
+
+    with peer(api_token="s3cret") as server:
+        err = fails("--server", f"127.0.0.1:{server.port}", *FAST)
+        assert "error: the policy server at" in err and "refused the api token (none given)" in err
+    with peer(generation="n1.5", pickle=True) as server:
+        assert "pickle protocol" in fails("--server", f"127.0.0.1:{server.port}", *FAST)
+    with peer(modality=so100_modality(cameras=("cam_high", "wrist"))) as server:
+        err = fails("--server", f"127.0.0.1:{server.port}", *FAST)
+        assert "camera 'cam_high' is not a camera of the scene" in err and "--camera-map cam_high=" in err
+        # ...and the override makes it run.
+        _run(capsys, "--server", f"127.0.0.1:{server.port}", "--camera-map", "cam_high=camera3", *FAST)
+    with peer(fail_after=1) as server:  # the policy crashes in the middle of the episode
+        err = fails("--server", f"127.0.0.1:{server.port}", "--action_horizon", "1", *FAST)
+        assert "error: the policy failed during the episodes" in err and "illegal memory access" in err

@@ -1,9 +1,19 @@
-import time
+import json
 
 import numpy as np
 import pytest
 
-from so101_sim.tactile_grid import footprint, force_to_grid, grid_to_force, splat_contacts
+from so101_sim.tactile_grid import (
+    PAXINI_GEN3,
+    feature_names,
+    footprint,
+    force_to_grid,
+    grid_to_force,
+    load_taxel_layout,
+    quantize,
+    splat_contacts,
+    splat_to_taxels,
+)
 
 
 def test_force_to_grid_shapes_and_conservation():
@@ -65,7 +75,7 @@ def test_splat_midway_splits_bilinearly():
     "uv, taxel",
     [([0.0, 0.0], (0, 0)), ([1.0, 1.0], (9, 11)), ([1.0, 0.0], (0, 11)), ([-0.2, 1.3], (9, 0))],
 )
-def test_splat_edge_and_outside_contacts_clamp_to_the_rim(uv, taxel):
+def test_splat_rim_contacts_clamp_onto_the_edge_taxels(uv, taxel):
     grid = splat_contacts([uv], [[0.0, 1.0, 0.0]], (10, 12), dtype=np.float64)
     assert grid[taxel][1] == pytest.approx(1.0)
     assert grid.sum() == pytest.approx(1.0)
@@ -88,12 +98,77 @@ def test_splat_rejects_bad_input():
         splat_contacts([[0.5, 0.5]], [[1, 0, 0]], (0, 3))
 
 
-def test_splat_is_fast_enough_for_a_physics_loop():
-    rng = np.random.default_rng(2)
-    uv, forces = rng.uniform(size=(20, 2)), rng.normal(size=(20, 3))
-    splat_contacts(uv, forces)
-    t0 = time.perf_counter()
-    for _ in range(200):
-        splat_contacts(uv, forces)
-    per_call = (time.perf_counter() - t0) / 200
-    assert per_call < 2e-3, f"{per_call * 1e6:.0f} us per call"
+SQUARE_MM = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 0.0], [0.0, 4.0, 0.0], [4.0, 4.0, 0.0]])
+
+
+def test_taxels_conserve_force_and_a_contact_on_a_taxel_hits_it_alone():
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0.0, 4.0, size=(30, 2))
+    forces = rng.normal(size=(30, 3))
+    out = splat_to_taxels(xy, forces, SQUARE_MM, reach_mm=4.0)
+    np.testing.assert_allclose(out.sum(axis=0), forces.sum(axis=0), atol=1e-12)
+    on = splat_to_taxels([[4.0, 0.0]], [[1.0, 2.0, 3.0]], SQUARE_MM, reach_mm=4.0)
+    np.testing.assert_allclose(on[1], [1.0, 2.0, 3.0], atol=1e-5)
+    assert np.abs(np.delete(on, 1, axis=0)).max() < 1e-5
+    # midway between two taxels, sharing between the 2 nearest: half each
+    mid = splat_to_taxels([[2.0, 0.0]], [[0.0, 0.0, 1.0]], SQUARE_MM, reach_mm=4.0, k=2)
+    np.testing.assert_allclose(mid[:, 2], [0.5, 0.5, 0.0, 0.0])
+
+
+def test_contacts_off_the_sensor_are_dropped():
+    out = splat_to_taxels([[2.0, 2.0], [20.0, 2.0]], [[0, 0, 1.0], [0, 0, 7.0]], SQUARE_MM, reach_mm=3.0)
+    assert out[:, 2].sum() == pytest.approx(1.0)  # the contact 16 mm beyond the last taxel is not felt
+    assert not splat_to_taxels(np.zeros((0, 2)), np.zeros((0, 3)), SQUARE_MM, 3.0).any()
+    with pytest.raises(ValueError, match="same number"):
+        splat_to_taxels(np.zeros((2, 2)), np.zeros((1, 3)), SQUARE_MM, 3.0)
+
+
+def test_quantize_is_the_paxini_gen3_encoding():
+    """0.1 N counts; Fx, Fy signed 8-bit (-12.8..12.7 N); Fz unsigned 8-bit, compression only (0..25.5 N)."""
+    raw = np.array([[0.04, 0.06, 0.149], [-13.0, 13.0, -1.0], [12.74, -12.86, 30.0]])
+    expected = np.array([[0.0, 0.1, 0.1], [-12.8, 12.7, 0.0], [12.7, -12.8, 25.5]], dtype=np.float32)
+    got = quantize(raw, PAXINI_GEN3)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-6)
+
+
+def test_paxini_fingertip_layout_comes_from_paxini_sdk():
+    from paxini_sdk.sensor_registry import find_by_part_code, load_points
+
+    layout = load_taxel_layout("paxini_dp_s2015")
+    variant = find_by_part_code("PXSR-STDDP03G")
+    assert variant.sensor_model == "PX6AX-GEN3-DP-S2015-Elite" and variant.nominal_size_mm == 15
+    assert layout.n_points == variant.n_points == 52
+    np.testing.assert_array_equal(layout.points_mm, np.array(load_points("PXSR-STDDP03G")))
+    assert layout.quantization == PAXINI_GEN3
+    assert 2.0 < layout.reach_mm < 5.0  # the widest gap between neighbouring taxels, mm
+    assert load_taxel_layout("paxini:PXSR-STDDP03D").n_points == 51
+
+
+def test_layout_from_a_json_file_and_clear_errors(tmp_path):
+    vendor_style = tmp_path / "tip.json"
+    vendor_style.write_text(json.dumps({"points": [{"x_mm": 0, "y_mm": 0, "z_mm": 1}, {"x_mm": 3, "y_mm": 0}]}))
+    layout = load_taxel_layout(vendor_style)
+    assert layout.n_points == 2 and layout.quantization is None and layout.name == "tip"
+    plain = tmp_path / "plain.json"
+    plain.write_text("[[0, 0, 0], [2, 0, 0], [0, 2, 0]]")
+    assert load_taxel_layout(plain).points_mm.shape == (3, 3)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"points": [{"x": 0}]}))
+    with pytest.raises(ValueError, match=r"bad.json: key 'points'"):
+        load_taxel_layout(bad)
+    flat = tmp_path / "flat.json"
+    flat.write_text("[[0, 0], [1, 1]]")
+    with pytest.raises(ValueError, match=r"flat.json: expected taxel points of shape \(P, 3\)"):
+        load_taxel_layout(flat)
+    with pytest.raises(ValueError, match="unknown tactile layout 'nope'"):
+        load_taxel_layout("nope")
+    with pytest.raises(ValueError, match="paxini-sdk has no sensor 'PXSR-NOPE'"):
+        load_taxel_layout("paxini:PXSR-NOPE")
+
+
+def test_feature_names_follow_the_paxini_plugin():
+    names = feature_names("paxini", n_fingers=2, n_points=52)
+    assert len(names) == 2 * 52 * 3 == len(set(names))
+    assert names[:3] == ["paxini.f0.p00.fx", "paxini.f0.p00.fy", "paxini.f0.p00.fz"]
+    assert names[3 * 52] == "paxini.f1.p00.fx" and names[-1] == "paxini.f1.p51.fz"

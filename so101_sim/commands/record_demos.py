@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+from so101_sim.cameras import CAMERAS
+
 NAME = "record-demos"
 HELP = "Record scripted-expert demonstrations of a MuJoCo task into a LeRobot v3 dataset (headless)."
 
@@ -16,7 +18,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--repo-id", required=True, help="dataset name, e.g. local/so101_lift")
     p.add_argument("--root", required=True, type=Path, help="output directory (must not exist unless --overwrite)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--cameras", nargs="+", default=["camera1", "camera2", "camera3"])
+    p.add_argument("--cameras", nargs="+", default=list(CAMERAS))
+    p.add_argument(
+        "--state-only", action="store_true",
+        help="no cameras: observation.state + observation.environment_state only (fast; for flow_mlp / RL)",
+    )  # fmt: skip
     p.add_argument("--image-size", type=int, default=256)
     p.add_argument("--images", action="store_true", help="store PNG frames instead of video")
     p.add_argument("--vcodec", default="libsvtav1", help="libsvtav1 (lerobot default), h264, hevc")
@@ -33,8 +39,9 @@ def run(args: argparse.Namespace) -> int:
     report = record_demos(
         RecordOptions(
             task=args.task, episodes=args.episodes, repo_id=args.repo_id, root=args.root, seed=args.seed,
-            cameras=tuple(args.cameras), image_size=args.image_size, use_videos=not args.images,
-            vcodec=args.vcodec, env_state=args.env_state, tactile=args.tactile,
+            cameras=() if args.state_only else tuple(args.cameras), image_size=args.image_size,
+            use_videos=not (args.images or args.state_only), vcodec=args.vcodec,
+            env_state=args.env_state or args.state_only, tactile=args.tactile,
             keep_failures=args.keep_failures, units=args.units, overwrite=args.overwrite,
         )  # fmt: skip
     )

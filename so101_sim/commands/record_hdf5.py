@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 
+from so101_sim.cameras import RECORDED_CAMERA_NAMES
+
 NAME = "record-hdf5"
 HELP = "Record scripted-expert demos of a MuJoCo task into an Isaac Lab-format HDF5 file (SO-101 layout)."
 
-CAMERA_TERMS = {"camera1": "front", "camera2": "wrist"}
+CAMERA_TERMS = RECORDED_CAMERA_NAMES
 
 
 @dataclass

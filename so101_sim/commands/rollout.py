@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from so101_sim.mujoco.rendering import RENDER_PRESETS
+
 NAME = "rollout"
 HELP = "Roll out the scripted expert in a MuJoCo task; prints a table and one JSON line with the success rate."
 
@@ -19,7 +21,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--image-size", type=int, default=256, help="camera resolution for the video")
     p.add_argument("--cube-pose-noise", type=float, nargs=2, default=(0.0, 0.0), metavar=("METRES", "DEGREES"),
                    help="error on the cube pose the expert sees (once per episode)")
-    p.add_argument("--render-preset", default="fast", choices=["fast", "pretty", "full"])
+    p.add_argument("--render-preset", default="fast", choices=list(RENDER_PRESETS))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,10 +29,11 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     import so101_sim  # noqa: F401 - registers the ids
+    from so101_sim.cameras import CAMERAS
     from so101_sim.mujoco.expert import ScriptedExpert
     from so101_sim.rollout import json_line, run_episodes
 
-    cameras = ("camera1", "camera2", "camera3") if args.video else ()
+    cameras = CAMERAS if args.video else ()
     env = gym.make(f"so101_sim/{args.task}", cameras=cameras, image_size=args.image_size,
                    render_preset=args.render_preset)
     expert = ScriptedExpert(args.task, cube_pose_noise=tuple(args.cube_pose_noise), seed=args.seed)

@@ -5,6 +5,11 @@ vector env at once; each chunk goes through :func:`so101_sim.adapters.action_chu
 unit conversion, clip to the env's action space). In-process and remote runs share one code path (the
 protocol's request/reply handling, minus the socket for ``--policy``), so their results are comparable.
 Ends with a per-episode table and one JSON line, as ``so101-sim rollout`` does (see docs/serving.md).
+
+Against a GR00T server no mapping is needed: the request is built from the server's modality config (its
+generation, camera names mapped to the scene's cameras, state keys, language key, frame history). Every failure
+(no server, a refused token, a pickle-based or otherwise wrong protocol, a camera the scene lacks, a server error
+in the middle of an episode) ends with one ``error:`` line and exit status 2.
 """
 
 from __future__ import annotations
@@ -46,6 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--units", default="lerobot", help="joint units of the env: lerobot, lerobot_range, radians")
     p.add_argument("--policy-units", default=None, help="joint units the policy was trained in (default: --units)")
     p.add_argument("--mapping", default=None, help="observation/action mapping file (YAML/JSON), as for serve")
+    p.add_argument(
+        "--protocol", default="auto", choices=["auto", "n1.5", "n1.6"],
+        help="--server: GR00T protocol generation (auto: detected from the modality config; n1.6 covers N1.7)",
+    )  # fmt: skip
+    p.add_argument(
+        "--camera-map", default=None, metavar="SERVER=ENV,...",
+        help="--server: server camera -> scene camera (default front/top/scene_camera -> camera1, wrist -> camera2)",
+    )  # fmt: skip
     p.add_argument("--api-token", default=os.environ.get("SO101_SIM_API_TOKEN"), help="token for --server")
     p.add_argument("--timeout-ms", type=int, default=60000, help="--server: per-request timeout")
     p.add_argument("--device", default=None, help="--policy: cpu/cuda (default cuda if available); isaac: sim device")
@@ -69,15 +82,28 @@ def _is_policy_type(name: str) -> bool:
 
 def make_policy_client(args: argparse.Namespace, mapping: Any, cameras: list[str] | None) -> Any:
     """``--server`` -> a network client; ``--policy`` -> the same API over an in-process policy."""
-    from so101_sim.serving.client import LocalPolicyClient, PolicyClient
+    from so101_sim.serving.client import LocalPolicyClient, PolicyClient, PolicyServerError
 
     if args.server:
         client = PolicyClient.from_address(
-            args.server, timeout_ms=args.timeout_ms, api_token=args.api_token, mapping=mapping
-        )
-        if not client.ping():
+            args.server, timeout_ms=args.timeout_ms, api_token=args.api_token, mapping=mapping,
+            protocol=args.protocol,
+        )  # fmt: skip
+        try:
+            if not client.ping():
+                raise RunError(f"no policy server answers at {args.server} (waited {args.timeout_ms} ms)")
+        except PolicyServerError as e:
             client.close()
-            raise SystemExit(f"error: no policy server answers at {args.server} (waited {args.timeout_ms} ms)")
+            if e.unauthorized:
+                given = "wrong token" if args.api_token else "none given"
+                raise RunError(
+                    f"the policy server at {args.server} refused the api token ({given}): pass --api-token or set "
+                    "SO101_SIM_API_TOKEN"
+                ) from None
+            raise RunError(str(e)) from None  # it answered, in a way we cannot use (e.g. the pickle protocol)
+        except RunError:
+            client.close()
+            raise
         return client
     from so101_sim.serving.lerobot_policy import load_policy
     from so101_sim.serving.server import PolicyService
@@ -100,22 +126,40 @@ def make_policy_client(args: argparse.Namespace, mapping: Any, cameras: list[str
     return LocalPolicyClient(PolicyService(policy, mapping), mapping)
 
 
-def policy_cameras(client: Any, args: argparse.Namespace) -> dict[str, tuple[int, int]]:
-    """Env cameras the policy needs, with their resolution: from the server when it says, else the options."""
-    from so101_sim.serving.mapping import ProtocolMapping
+class RunError(Exception):
+    """A failure the user can fix: printed as one ``error:`` line, exit status 2."""
 
-    size = (args.image_size, args.image_size)
-    feats = client.get_features()
-    m = client.mapping
-    if feats is not None:
-        out = {}
-        for proto, shape in (feats.get("video") or {}).items():
-            env_cam = ProtocolMapping.env_camera((m.video or {}).get(proto, proto))
-            out[env_cam] = tuple(shape[:2]) if shape else size
-        return out
-    mc = client.get_modality_config().get("video")
-    protos = list(mc.modality_keys) if mc is not None else []
-    return {ProtocolMapping.env_camera((m.video or {}).get(p, p)): size for p in protos}
+
+def scene_cameras(backend: str) -> tuple[str, ...]:
+    """The cameras the backend's scene has."""
+    if backend == "isaac":
+        from so101_sim.isaac import CAMERAS
+
+        return tuple(CAMERAS)
+    from so101_sim.cameras import CAMERAS
+
+    return tuple(CAMERAS)
+
+
+def policy_cameras(client: Any, args: argparse.Namespace) -> dict[str, tuple[int, int]]:
+    """Scene cameras the policy needs, with their resolution: from the server when it says, else --image-size."""
+    try:
+        return client.required_cameras(scene_cameras(args.backend), (args.image_size, args.image_size))
+    except KeyError as e:
+        raise RunError(e.args[0]) from None
+
+
+def parse_camera_map(text: str | None) -> dict[str, str]:
+    """``front=camera1,wrist=camera2`` -> {"front": "camera1", "wrist": "camera2"}."""
+    out: dict[str, str] = {}
+    for item in (text or "").split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise RunError(f"--camera-map takes SERVER_CAMERA=SCENE_CAMERA pairs, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
 
 
 # ------------------------------------------------------------------------------------------------------------------
@@ -132,7 +176,7 @@ def make_env(args: argparse.Namespace, cameras: dict[str, tuple[int, int]]) -> A
     if args.backend == "isaac":
         sizes = set(cameras.values()) or {(args.image_size, args.image_size)}
         if len(sizes) > 1:
-            raise SystemExit(f"error: the isaac backend renders every camera at one size, the policy wants {cameras}")
+            raise RunError(f"the isaac backend renders every camera at one size, the policy wants {cameras}")
         kwargs.update(
             cameras=tuple(cameras),
             image_size=next(iter(sizes)),
@@ -148,7 +192,7 @@ def make_env(args: argparse.Namespace, cameras: dict[str, tuple[int, int]]) -> A
             kwargs["device"] = args.device
         return make_vector_env(args.task, args.num_envs, backend="isaac", **kwargs)
     if args.robot_name not in (None, "so101", "so101_follower"):
-        raise SystemExit(f"error: the mujoco backend simulates the SO-101 only, got --robot_name {args.robot_name!r}")
+        raise RunError(f"the mujoco backend simulates the SO-101 only, got --robot_name {args.robot_name!r}")
     display = bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     kwargs.update(
         cameras=tuple(cameras),
@@ -173,8 +217,7 @@ class VectorEEPose:
 
 
 def _state_keys_wanted(client: Any) -> list[str]:
-    mc = client.get_modality_config().get("state")
-    return list(mc.modality_keys) if mc is not None else []
+    return list(client.spec().state_keys)
 
 
 def _ee_keys(env: Any, args: argparse.Namespace) -> dict[str, int]:
@@ -217,9 +260,12 @@ def run_policy(env: Any, client: Any, args: argparse.Namespace, progress=None) -
     """Run ``args.episodes`` episodes in batches of ``num_envs`` worlds; returns a RolloutResult."""
     from so101_sim import adapters
     from so101_sim.rollout import RolloutResult, VideoWriter, tile_frames
+    from so101_sim.serving.history import ObservationHistory
 
     n = env.num_envs
     wants_env_state = client.server_wants_env_state()
+    spec = client.spec()
+    history = ObservationHistory(spec.video_deltas, spec.state_deltas)
     # End-effector vectors go to the policy when it lists them among its state keys (and --no_ee_in_obs is off).
     available = _ee_keys(env, args)
     extra_keys = [k for k in _state_keys_wanted(client) if k in available]
@@ -237,6 +283,7 @@ def run_policy(env: Any, client: Any, args: argparse.Namespace, progress=None) -
             seeds = [args.seed + batch * n + i for i in range(n)]
             obs, info = env.reset(seed=seeds)
             client.reset()
+            history.reset()
             task = args.instruction or list(env.call("task_description"))
             done = np.zeros(n, dtype=bool)
             done[wanted:] = True  # worlds beyond the requested episode count run along unrecorded
@@ -246,6 +293,12 @@ def run_policy(env: Any, client: Any, args: argparse.Namespace, progress=None) -
             while not done.all():
                 if ee is not None:
                     obs = ee.add(obs)
+                step = {f"pixels.{c}": v for c, v in obs.get("pixels", {}).items()}
+                step["agent_pos"] = adapters.convert_joint_units(obs["agent_pos"], **to_policy)
+                if wants_env_state:
+                    step[ENV_STATE_KEY] = np.asarray(obs[ENV_STATE_KEY], dtype=np.float32).reshape(n, -1)
+                step.update({k: obs[k] for k in extra_keys if k in obs})
+                history.push(step)
                 if (
                     record
                     and not done[0]
@@ -257,12 +310,13 @@ def run_policy(env: Any, client: Any, args: argparse.Namespace, progress=None) -
                 if args.action_horizon:
                     horizon = min(horizon, args.action_horizon)
                 if chunk is None or used >= horizon:
+                    vd, sd = spec.video_deltas, spec.state_deltas
                     chunk = client.get_action_chunk(
-                        dict(obs.get("pixels", {})),
-                        adapters.convert_joint_units(obs["agent_pos"], **to_policy),
+                        {c: history.gather(f"pixels.{c}", vd) for c in obs.get("pixels", {})},
+                        history.gather("agent_pos", sd),
                         task,
-                        env_state=obs[ENV_STATE_KEY] if wants_env_state else None,
-                        extra_state={k: obs[k] for k in extra_keys if k in obs},
+                        env_state=history.gather(ENV_STATE_KEY, sd) if wants_env_state else None,
+                        extra_state={k: history.gather(k, sd) for k in extra_keys if k in obs},
                     )
                     chunk = adapters.action_chunk_to_env_actions(
                         chunk,
@@ -299,15 +353,34 @@ def run_policy(env: Any, client: Any, args: argparse.Namespace, progress=None) -
                     if progress:
                         progress(row)
                 total_steps += int(live.sum())
-    finally:
+    except BaseException:
         if writer is not None:
-            writer.close()
+            writer.discard()  # a partial video never takes the target's name
+        raise
+    if writer is not None:
+        writer.close()
     result.per_episode.sort(key=lambda r: r["episode"])
     result.steps_per_second = total_steps / max(time.perf_counter() - t0, 1e-9)
     return result
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command: every user-fixable failure is one ``error:`` line on stderr and exit status 2."""
+    from so101_sim.serving.client import PolicyServerError
+    from so101_sim.serving.wire import ProtocolError
+
+    try:
+        return _run(args)
+    except RunError as e:
+        print(f"error: {e}", file=sys.stderr)
+    except PolicyServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+    except (ProtocolError, FileNotFoundError) as e:
+        print(f"error: {e}", file=sys.stderr)
+    return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from so101_sim.rollout import json_line
@@ -315,14 +388,20 @@ def run(args: argparse.Namespace) -> int:
     from so101_sim.serving.mapping import ProtocolMapping
 
     if args.episodes < 1 or args.num_envs < 1:
-        raise SystemExit("error: --episodes and --num_envs must be >= 1")
+        raise RunError("--episodes and --num_envs must be >= 1")
     if args.action_horizon is not None and args.action_horizon < 1:
-        raise SystemExit("error: --action_horizon must be >= 1")
+        raise RunError("--action_horizon must be >= 1")
     if args.task is None:
         from so101_sim.isaac import DEFAULT_TASK
 
         args.task = DEFAULT_TASK if args.backend == "isaac" else "Lift-v0"
-    mapping = ProtocolMapping.from_file(args.mapping) if args.mapping else ProtocolMapping()
+    try:
+        mapping = ProtocolMapping.from_file(args.mapping) if args.mapping else ProtocolMapping()
+    except (ValueError, TypeError) as e:
+        raise RunError(str(e)) from None
+    camera_map = parse_camera_map(args.camera_map)
+    if camera_map:
+        mapping.video = {**(mapping.video or {}), **camera_map}
     requested = None if args.cameras is None else [c for c in args.cameras.split(",") if c and c != "none"]
     client = make_policy_client(args, mapping, requested)
     env = None
@@ -333,19 +412,19 @@ def run(args: argparse.Namespace) -> int:
         if args.video and not cameras:
             cameras["camera3" if args.backend == "mujoco" else "camera1"] = (args.image_size, args.image_size)
         env = make_env(args, cameras)
-        try:
-            client.ensure_compatible(_env_description(env, cameras, args))
-        except PolicyServerError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+        client.ensure_compatible(_env_description(env, cameras, args))
         bar = tqdm(total=args.episodes, desc=args.task, unit="ep", file=sys.stderr)
 
         def progress(row: dict[str, Any]) -> None:
             bar.update(1)
             bar.set_postfix(success=row["success"])
 
-        result = run_policy(env, client, args, progress)
-        bar.close()
+        try:
+            result = run_policy(env, client, args, progress)
+        except PolicyServerError as e:
+            raise RunError(f"the policy failed during the episodes: {e}") from None
+        finally:
+            bar.close()
     finally:
         if env is not None:
             env.close()

@@ -84,6 +84,7 @@ class ConversionReport:
     outcomes: list[DemoOutcome] = field(default_factory=list)
     seconds: float = 0.0
     fps: int = 0
+    fps_source: str = ""
     task: str = ""
 
     @property
@@ -105,6 +106,8 @@ class ConversionReport:
                 f"({self.seconds:.1f} s, {self.frames / max(self.seconds, 1e-9):.1f} frames/s)"
             ),
         ]
+        if self.fps:
+            lines.append(f"Frame rate: {self.fps} fps, from {self.fps_source}")
         if self.output:
             lines.append(f"Output: {self.output}")
         for o in self.converted:
@@ -114,27 +117,76 @@ class ConversionReport:
         return "\n".join(lines)
 
 
+def instruction_of_gym_id(env_name: str) -> str | None:
+    """The language instruction of one of this project's gym ids (``so101_sim/Lift-v0``,
+    ``Isaac-SO-ARM101-Lift-Cube-v0``), or None for any other id. A gym id itself is never an instruction."""
+    import isaac_so_arm101  # registers gym ids only; does not import Isaac Lab
+
+    from so101_sim.tasks import TASKS
+
+    name = env_name.strip()
+    if name.startswith("so101_sim/") and name.split("/", 1)[1] in TASKS:
+        return TASKS[name.split("/", 1)[1]].instruction
+    if name in isaac_so_arm101.TASKS:
+        return isaac_so_arm101.TASKS[name].instruction
+    return None
+
+
 def resolve_task(opts: ConvertOptions, env_args: dict[str, Any]) -> str:
-    for value in (
-        opts.task,
-        opts.mapping.task,
-        env_args.get("task"),
-        env_args.get("task_description"),
-        env_args.get("env_name"),
-    ):
+    """The language instruction of every episode: ``--task``, the mapping's ``task``, the file's
+    ``env_args["task"]``/``["task_description"]``, or the instruction of a gym id of this project.
+
+    A file that names only some other gym id (e.g. ``Isaac-Lift-Cube-Franka-Tactile-v0``) is refused: the id
+    would become the text a VLA is conditioned on, a plausible but wrong dataset.
+    """
+    for value in (opts.task, opts.mapping.task, env_args.get("task"), env_args.get("task_description")):
         if isinstance(value, str) and value.strip():
             return value.strip()
-    raise ConversionError(f"{opts.input}: no task text: the file's env_args has no env_name; pass --task")
+    env_name = env_args.get("env_name")
+    if isinstance(env_name, str) and env_name.strip():
+        known = instruction_of_gym_id(env_name)
+        if known is not None:
+            log.info("task text %r: the instruction of the file's env_name %r", known, env_name)
+            return known
+        raise ConversionError(
+            f"{opts.input}: no task text: the file's env_args names only the gym id {env_name!r}, which is not "
+            "a language instruction; pass --task 'what the robot does' (or set 'task:' in the mapping)"
+        )
+    raise ConversionError(
+        f"{opts.input}: no task text: the file's env_args has neither 'task' nor 'env_name'; pass --task"
+    )
 
 
-def resolve_fps(opts: ConvertOptions, env_args: dict[str, Any]) -> int:
-    for value in (opts.fps, env_args.get("fps"), opts.mapping.fps):
-        if value is not None:
+def resolve_fps(opts: ConvertOptions, env_args: dict[str, Any]) -> tuple[int, str]:
+    """(frame rate, where it came from): ``--fps``, the file's ``env_args["fps"]``, else the mapping's ``fps``.
+
+    There is no built-in default: a rate nobody declared is refused. When the mapping supplies it (Isaac Lab's
+    recorder does not store a rate), a warning says so, since a wrong rate silently retimes every video.
+    """
+    sources = (
+        (opts.fps, "--fps"),
+        (env_args.get("fps"), f"the file's env_args['fps'] ({opts.input})"),
+        (opts.mapping.fps, f"the mapping's fps ({opts.mapping.source})"),
+    )
+    for value, source in sources:
+        if value is None:
+            continue
+        try:
             fps = round(float(value))
-            if fps <= 0:
-                raise ConversionError(f"fps must be positive, got {value!r}")
-            return fps
-    return 30
+        except (TypeError, ValueError):
+            raise ConversionError(f"fps from {source} must be a number, got {value!r}") from None
+        if fps <= 0:
+            raise ConversionError(f"fps from {source} must be positive, got {value!r}")
+        if source.startswith("the mapping"):
+            log.warning(
+                "%s records no frame rate; using %d fps from %s (pass --fps if the demos ran at another rate)",
+                opts.input, fps, source,
+            )  # fmt: skip
+        return fps, source
+    raise ConversionError(
+        f"{opts.input}: no frame rate: the file's env_args has no 'fps' and mapping {opts.mapping.source} sets "
+        "none; pass --fps (the control rate the demos were recorded at)"
+    )
 
 
 def _mapping_with_grid(mapping: Mapping, grid_shape: tuple[int, int] | None) -> Mapping:
@@ -190,7 +242,9 @@ def wait_for_encoder(dataset, high_water: int) -> None:
     frame is then never dropped. If a future lerobot renames these internals this becomes a no-op and the
     per-episode frame-count check below still catches any loss.
     """
-    encoder = getattr(dataset, "_streaming_encoder", None)
+    from so101_sim.lerobot.compat import dataset_writer  # lerobot 0.6 keeps the encoder on dataset.writer
+
+    encoder = getattr(dataset_writer(dataset), "_streaming_encoder", None)
     queues = getattr(encoder, "_frame_queues", None)
     threads = getattr(encoder, "_threads", {})
     if not queues:
@@ -205,7 +259,9 @@ def wait_for_encoder(dataset, high_water: int) -> None:
 def _wait_for_image_writer(dataset, limit: int) -> None:
     """Back-pressure for ``--images``: lerobot's PNG writer queue is unbounded, and PNG compression is slower
     than reading, so without this a long demo would pile up in memory."""
-    writer = getattr(dataset, "image_writer", None)
+    from so101_sim.lerobot.compat import dataset_writer  # lerobot 0.6 keeps the PNG writer on dataset.writer
+
+    writer = getattr(dataset_writer(dataset), "image_writer", None)
     pending = getattr(writer, "queue", None)
     if pending is None:
         return
@@ -231,20 +287,35 @@ def release_free_memory() -> None:
         libc.malloc_trim(0)
 
 
-def _check_episode_videos(dataset, schema: Schema, name: str, T: int, fps: int, src: Path) -> None:
+def video_frame_shortfall(dataset, video_keys: list[str], expected: int, fps: int) -> list[str]:
+    """One line per video of the episode just saved whose frame count is not ``expected`` (empty: all complete).
+
+    lerobot's streaming encoder drops a frame when its queue stays full; the episode's metadata still spans the
+    frames actually encoded, so the count is read back from its video timestamps. Shared by the converter and
+    ``record-demos``: a dataset whose videos are shorter than its parquet rows decodes the wrong frames.
+    """
     latest = dataset.meta.latest_episode or {}
-    for cam, _ in schema.cameras:
+    problems = []
+    for key in video_keys:
         try:
-            start = float(np.ravel(latest[f"videos/{cam.feature}/from_timestamp"])[0])
-            end = float(np.ravel(latest[f"videos/{cam.feature}/to_timestamp"])[0])
+            start = float(np.ravel(latest[f"videos/{key}/from_timestamp"])[0])
+            end = float(np.ravel(latest[f"videos/{key}/to_timestamp"])[0])
         except KeyError:
+            problems.append(f"the episode metadata has no timestamps for '{key}' (cannot check its frame count)")
             continue
         frames = round((end - start) * fps)
-        if frames != T:
-            raise ConversionError(
-                f"{src}: {name}: the video of '{cam.feature}' holds {frames} frames, expected {T}; the encoder "
-                "lost frames. Re-run with --images, or on a less loaded machine."
-            )
+        if frames != expected:
+            problems.append(f"the video of '{key}' holds {frames} frames, expected {expected}")
+    return problems
+
+
+def _check_episode_videos(dataset, schema: Schema, name: str, T: int, fps: int, src: Path) -> None:
+    problems = video_frame_shortfall(dataset, [cam.feature for cam, _ in schema.cameras], T, fps)
+    if problems:
+        raise ConversionError(
+            f"{src}: {name}: {'; '.join(problems)}; the encoder lost frames. Re-run with --images, or on a less "
+            "loaded machine."
+        )
 
 
 def _start_block(reader: BlockReader, schema: Schema, name: str, b0: int, b1: int) -> dict:
@@ -319,7 +390,7 @@ def convert(opts: ConvertOptions) -> ConversionReport:
     src = SourceFile(opts.input)
     try:
         task = resolve_task(opts, src.env_args)
-        fps = resolve_fps(opts, src.env_args)
+        fps, report.fps_source = resolve_fps(opts, src.env_args)
         report.task, report.fps = task, fps
         schema, selected = _select(src, opts, mapping, report)
         _check_video_size(opts, schema)
@@ -327,6 +398,8 @@ def convert(opts: ConvertOptions) -> ConversionReport:
         block = image_block_frames(schema, opts.block_budget_mb << 20, src, selected[0][0])
 
         from lerobot.datasets.lerobot_dataset import LeRobotDataset  # heavy: only once the input checked out
+
+        from so101_sim.lerobot.compat import stop_image_writer, video_codec_kwargs
 
         t0 = time.perf_counter()  # conversion time, without the ~5-10 s of importing torch and lerobot
 
@@ -349,7 +422,7 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                     robot_type=mapping.robot_type,
                     use_videos=opts.use_videos,
                     image_writer_threads=0 if opts.use_videos else opts.image_writer_threads,
-                    vcodec=opts.vcodec,
+                    **video_codec_kwargs(opts.vcodec),
                     streaming_encoding=opts.use_videos,
                     encoder_queue_maxsize=queue_size,
                     encoder_threads=opts.encoder_threads,
@@ -396,7 +469,7 @@ def convert(opts: ConvertOptions) -> ConversionReport:
                 with contextlib.suppress(Exception):
                     dataset.finalize()  # stops the encoder threads before the directory goes
                 with contextlib.suppress(Exception):
-                    dataset.stop_image_writer()
+                    stop_image_writer(dataset)
             shutil.rmtree(work, ignore_errors=True)
             raise
         finally:
@@ -434,6 +507,7 @@ def _write_provenance(
         "units": mapping.units,
         "task": report.task,
         "fps": report.fps,
+        "fps_source": report.fps_source,
         "tactile": None
         if schema.tactile is None
         else {

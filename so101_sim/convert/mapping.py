@@ -1,7 +1,8 @@
 """Mapping files: which HDF5 datasets become which LeRobot features (see docs/converter.md for the format).
 
-A mapping is a small YAML file; the two shipped ones live in ``converters/mappings/`` and can be named by their
-stem (``--mapping so101``). Sizes never appear in a mapping: they come from the HDF5 file.
+A mapping is a small YAML file; the shipped ones are package data (``so101_sim/assets/mappings/``, linked from
+``converters/mappings/``) and can be named by their stem (``--mapping so101``). Sizes never appear in a mapping:
+they come from the HDF5 file.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from typing import Any
 import yaml
 
 from so101_sim.adapters import JOINT_NAMES, UNIT_MODES
+from so101_sim.assets import mapping_resources
 from so101_sim.convert.errors import ConversionError
 from so101_sim.tactile_grid import DEFAULT_GRID_SHAPE, DEFAULT_SIGMA
 
-MAPPINGS_DIR = Path(__file__).resolve().parents[2] / "converters" / "mappings"
 DEFAULT_MAPPING = "franka_tactile"
 
 
@@ -72,7 +73,7 @@ class Mapping:
     vectors: dict[str, tuple[Term, ...]]  # feature name -> terms concatenated in order
     cameras: tuple[Camera, ...] = ()
     tactile: Tactile | None = None
-    fps: int = 30
+    fps: int | None = None  # None: the mapping declares no rate (the file's env_args or --fps must)
     robot_type: str | None = None
     units: str = "lerobot"
     task: str | None = None
@@ -160,8 +161,8 @@ def parse_mapping(raw: dict[str, Any], source: str = "<dict>") -> Mapping:
     units = str(raw.get("units", "lerobot"))
     if units not in UNIT_MODES:
         raise _fail(source, f"units must be one of {UNIT_MODES}, got {units!r}")
-    fps = raw.get("fps", 30)
-    if not isinstance(fps, int) or fps <= 0:
+    fps = raw.get("fps")
+    if fps is not None and (not isinstance(fps, int) or isinstance(fps, bool) or fps <= 0):
         raise _fail(source, f"fps must be a positive integer, got {fps!r}")
     return Mapping(
         name=str(raw.get("name", Path(source).stem)),
@@ -177,23 +178,25 @@ def parse_mapping(raw: dict[str, Any], source: str = "<dict>") -> Mapping:
 
 
 def builtin_mappings() -> list[str]:
-    return sorted(p.stem for p in MAPPINGS_DIR.glob("*.yaml"))
+    return sorted(mapping_resources())
 
 
 def load_mapping(name_or_path: str | Path | None = None) -> Mapping:
     """Load a mapping YAML by path, or by the stem of a shipped one (``franka_tactile``, ``so101``)."""
     spec = str(name_or_path or DEFAULT_MAPPING)
     path = Path(spec)
-    if not path.is_file():
-        candidate = MAPPINGS_DIR / f"{spec}.yaml"
-        if not candidate.is_file():
+    if path.is_file():
+        source, text = str(path), path.read_text()
+    else:
+        shipped = mapping_resources()
+        if spec not in shipped:
             raise ConversionError(
-                f"mapping '{spec}' is neither a file nor a shipped mapping ({', '.join(builtin_mappings()) or 'none found'}"
-                f" in {MAPPINGS_DIR})"
+                f"mapping '{spec}' is neither a file nor a shipped mapping ({', '.join(sorted(shipped)) or 'none found'}"
+                " in the so101_sim.assets package data)"
             )
-        path = candidate
+        source, text = str(shipped[spec]), shipped[spec].read_text()
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConversionError(f"mapping {path}: not valid YAML: {exc}") from exc
-    return parse_mapping(raw, str(path))
+        raise ConversionError(f"mapping {source}: not valid YAML: {exc}") from exc
+    return parse_mapping(raw, source)

@@ -65,7 +65,7 @@ def make_vector_env(
     if num_envs < 1:
         raise ValueError(f"num_envs must be >= 1, got {num_envs}")
     import isaac_so_arm101
-    from isaac_so_arm101.robots import ROBOTS
+    from isaac_so_arm101.robots import robot_spec
 
     info = isaac_so_arm101.task_info(task)  # clear error for an unknown task, before starting anything
     require_isaaclab()
@@ -76,7 +76,7 @@ def make_vector_env(
     owns_app = launch_app and app_mod.running_app() is None
     if launch_app:
         app_mod.launch_app(headless=headless, device=device, enable_cameras=bool(cameras))
-    spec = ROBOTS[info.robot]
+    spec = robot_spec(info.robot)
     cfg = isaac_so_arm101.make_task_cfg(task, "vla", num_envs=num_envs, image_size=tuple(image_size),
                                         episode_length=episode_length, cameras=tuple(cameras))
     cfg.sim.device = device

@@ -14,16 +14,22 @@ from __future__ import annotations
 
 from typing import Any
 
-from so101_sim.isaac.isaaclab_api import load, require_isaaclab
+from so101_sim.isaac.isaaclab_api import isaaclab_line, load, require_isaaclab
 
 _app: Any = None
 
 
 def launch_app(headless: bool = True, device: str = "cuda:0", enable_cameras: bool = True) -> Any:
-    """Start Isaac Sim once per process (later calls return the same app). Cameras need ``enable_cameras``."""
+    """Start Isaac Sim once per process (later calls return the same app). Cameras need ``enable_cameras``.
+
+    Isaac Lab 3.0 runs this project's tasks without Isaac Sim (Newton physics, Warp cameras): there is no app to
+    start and this returns None.
+    """
     global _app
+    require_isaaclab()
+    if isaaclab_line() == "3.0":
+        return None
     if _app is None:
-        require_isaaclab()
         launcher = load("AppLauncher")(headless=headless, device=device, enable_cameras=enable_cameras)
         _app = launcher.app
     return _app

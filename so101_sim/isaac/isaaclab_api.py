@@ -6,13 +6,17 @@ backend (``so101_sim.isaac``) and the task configs (``isaac_so_arm101``) use, to
 objects through :data:`il` (``il.ArticulationCfg``, ``il.mdp_image``...), which imports the real module on first
 use.
 
-Three checks keep this list honest:
+Two tables, one per Isaac Lab line (:data:`NAMES_23` = :data:`NAMES`, Isaac Sim 2.3; :data:`NAMES_30`, kit-less
+3.0); :func:`isaaclab_line` picks one, and :func:`quat_cfg` / :func:`as_tensor` / :func:`quat_wxyz` carry the
+3.0 conventions (x, y, z, w quaternions, ``ProxyArray`` buffers). Checks that keep the tables honest:
 
-* ``tests/test_isaac_api_names.py`` resolves every entry, member and parameter in the Isaac Lab 2.3 wheel's
-  source with :mod:`ast` (:mod:`so101_sim.isaac.source_check`);
-* the contract tests' stand-in (``tests/isaac_standin``) exports exactly these aliases, and its config classes
-  accept exactly the listed fields, so code that uses an unlisted name or field fails the tests;
-* the stand-in's runtime objects (env, scene, articulation, camera, managers) expose exactly the listed members.
+* ``tests/isaaclab3/test_isaac_source_names.py`` resolves every entry, member and parameter in the Isaac Lab
+  2.3 wheel's source and in the installed 3.0 wheel with :mod:`ast` (:mod:`so101_sim.isaac.source_check`);
+  CI leg 40 fetches the 2.3 source as an install step;
+* the contract tests' stand-in (``tests/isaac_standin``, the 2.3 line) exports exactly the 2.3 aliases, and its
+  config classes accept exactly the listed fields, so code that uses an unlisted name or field fails the tests;
+* the stand-in's runtime objects (env, scene, articulation, camera, managers) expose exactly the listed members;
+* the 3.0 line runs for real, kit-less on the CPU, in ``tests/isaaclab3``.
 
 For tests, the environment variable ``SO101_ISAACLAB_STANDIN`` names a module that provides the aliases instead
 of Isaac Lab (``SO101_ISAACLAB_STANDIN=isaac_standin`` with ``tests/`` on ``sys.path``).
@@ -26,11 +30,17 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-ISAACLAB_VERSION = "2.3"
+ISAACLAB_VERSION = "2.3"  # the Isaac Sim (Kit) line; the kit-less line is "3.0" (see :func:`isaaclab_line`)
 STANDIN_ENV = "SO101_ISAACLAB_STANDIN"
 
 INSTALL_STEPS = """\
-The Isaac Lab backend needs Isaac Sim 5.x and Isaac Lab 2.3 (an NVIDIA RTX GPU, Linux or Windows, Python 3.11).
+The Isaac Lab backend runs on either line (docs/isaac.md):
+Isaac Lab 3.0 without Isaac Sim (any CUDA GPU or the CPU; Newton physics, Warp cameras), in a Python >= 3.12 of
+its own (its torch/transformers pins do not fit LeRobot 0.4.4):
+  pip install torch==2.11.0 newton==1.6.1 warp-lang==1.17.0 "mujoco-warp~=3.12.0" usd-exchange==3.0.1 ... (the
+  full list is in docs/isaac.md and .ci/legs/40-isaaclab3.sh), then pip install --no-deps isaaclab==3.0.0,
+  and mujoco-usd-converter==0.8.0 in a venv of its own (converts Menagerie's SO-101 to USD once).
+Or Isaac Sim 5.x and Isaac Lab 2.3 (an NVIDIA RTX GPU, Linux or Windows, Python 3.11).
 Install, then run this project with Isaac Lab's Python:
   1. Install Isaac Lab 2.3 (https://isaac-sim.github.io/IsaacLab/main/source/setup/installation/):
        pip install "isaacsim[all,extscache]==5.1.0" --extra-index-url https://pypi.nvidia.com
@@ -91,7 +101,7 @@ NAMES: dict[str, ApiName] = {
     "ManagerBasedRLEnv": _n(
         "isaaclab.envs", "ManagerBasedRLEnv", "class",
         "cfg num_envs device step_dt scene episode_length_buf max_episode_length termination_manager "
-        "command_manager action_manager obs_buf reset step render close",
+        "command_manager action_manager obs_buf observation_space action_space reset step render close",
         {"": "cfg render_mode", "reset": "seed", "step": "action"}),
     "InteractiveScene": _n("isaaclab.scene", "InteractiveScene", "class", "__getitem__ env_origins num_envs",
                            imported=False),
@@ -200,9 +210,100 @@ NAMES: dict[str, ApiName] = {
                                      params={"": "env env_ids position_range velocity_range asset_cfg"}),
 }
 
+NAMES_23 = NAMES
+
+# Isaac Lab 3.0 (kit-less: Newton physics, Warp ray-traced cameras). Same aliases where the name survived; what
+# changed: cameras are ``Camera`` + ``renderer_cfg`` (``TiledCamera`` is deprecated), the robot is a USD file
+# (Menagerie's MJCF converted once, see :mod:`so101_sim.isaac.usd_asset`) instead of Isaac Sim's URDF importer,
+# actuator limits are ``joint_effort_limit``/``joint_velocity_limit``, physics is ``NewtonCfg`` with the MuJoCo
+# Warp solver, quaternions are (x, y, z, w) and asset data are ``ProxyArray`` (read through ``.torch``). The ground
+# plane and dome light of 2.3 load assets through ``omni.client`` (Kit): the 3.0 scene uses cuboids and the
+# renderer's default light instead.
+# Names the 3.0 configs do not use (Kit-only, replaced, or gone from 3.0's source), and names 3.0 redefines:
+_23_ONLY = ("AppLauncher", "TiledCamera", "TiledCameraCfg", "TiledCameraCfg.OffsetCfg", "UrdfFileCfg",
+            "UrdfConverterCfg", "UrdfConverterCfg.JointDriveCfg", "UrdfConverterCfg.JointDriveCfg.PDGainsCfg",
+            "GroundPlaneCfg", "DomeLightCfg", "ImplicitActuatorCfg", "ArticulationRootPropertiesCfg",
+            "RigidBodyPropertiesCfg", "CollisionPropertiesCfg", "Articulation", "SimulationCfg")
+NAMES_30: dict[str, ApiName] = {k: v for k, v in NAMES_23.items() if k not in _23_ONLY}
+NAMES_30.update({
+    "launch_simulation": _n("isaaclab.app", "launch_simulation", "function"),
+    "SimulationCfg": _n("isaaclab.sim", "SimulationCfg", "cfg", "dt render_interval device physics",
+                        imported=False),
+    "Articulation": _n("isaaclab.assets", "Articulation", "class",
+                       "data body_names joint_names find_joints write_joint_position_limit_to_sim_index",
+                       {"write_joint_position_limit_to_sim_index": "limits joint_ids env_ids",
+                        "find_joints": "name_keys preserve_order"}, imported=False),
+    "Camera": _n("isaaclab.sensors", "Camera", "class", "data", imported=False),
+    "CameraCfg": _n("isaaclab.sensors", "CameraCfg", "cfg",
+                    "prim_path offset data_types spawn width height update_period renderer_cfg "
+                    "update_latest_camera_pose"),
+    "CameraCfg.OffsetCfg": _n("isaaclab.sensors", "CameraCfg.OffsetCfg", "cfg", "pos rot convention"),
+    "UsdFileCfg": _n("isaaclab.sim", "UsdFileCfg", "cfg", "usd_path rigid_props articulation_props"),
+    "ImplicitActuatorCfg": _n("isaaclab.actuators", "ImplicitActuatorCfg", "cfg",
+                              "joint_names_expr stiffness damping joint_effort_limit joint_velocity_limit "
+                              "armature friction"),
+    "NewtonCfg": _n("isaaclab_newton.physics", "NewtonCfg", "cfg", "solver_cfg num_substeps use_cuda_graph"),
+    "MJWarpSolverCfg": _n("isaaclab_newton.physics", "MJWarpSolverCfg", "cfg",
+                          "njmax nconmax iterations ls_iterations solver integrator cone impratio "
+                          "use_mujoco_contacts"),
+    "NewtonWarpRendererCfg": _n("isaaclab_newton.renderers", "NewtonWarpRendererCfg", "cfg", ""),
+    # the data classes read at run time live in the backend-independent base classes
+    "ArticulationData": _n("isaaclab.assets.articulation.base_articulation_data", "BaseArticulationData", "class",
+                           "body_link_pos_w body_link_quat_w joint_pos joint_vel", imported=False),
+    "RigidObjectData": _n("isaaclab.assets.rigid_object.base_rigid_object_data", "BaseRigidObjectData", "class",
+                          "root_link_pos_w root_link_quat_w", imported=False),
+    # 3.0's ``RigidBodyMaterialCfg`` is a deprecated alias of PhysX's material: the solver-common one instead
+    "RigidBodyMaterialCfg": _n("isaaclab.sim.spawners.materials", "UsdPhysicsRigidBodyMaterialCfg", "cfg",
+                               "static_friction dynamic_friction restitution"),
+    "mdp_reset_root_state_uniform": _n(_MDP, "reset_root_state_uniform", "class",
+                                       params={"__call__": "env env_ids pose_range velocity_range asset_cfg"}),
+    # 2.3's ``image`` function became the ``image_rgb`` term class (same keyword params, plus a frame stack)
+    "mdp_image": _n(_MDP, "image_rgb", "class",
+                    params={"__call__": "env sensor_cfg data_type normalize channel_first frame_stack"}),
+    "RigidBodyBaseCfg": _n("isaaclab.sim", "RigidBodyBaseCfg", "cfg", "disable_gravity kinematic_enabled"),
+    "CollisionBaseCfg": _n("isaaclab.sim", "CollisionBaseCfg", "cfg", "collision_enabled"),
+})
+NAMES_BY_LINE: dict[str, dict[str, ApiName]] = {"2.3": NAMES_23, "3.0": NAMES_30}
+
+
+def isaaclab_line() -> str:
+    """Which Isaac Lab line this process gets: ``"3.0"`` (kit-less, Newton) or ``"2.3"`` (Isaac Sim / Kit).
+
+    A stand-in says which line it mimics with ``ISAACLAB_LINE``; the real package is 3.0 when ``isaaclab_newton``
+    (part of the 3.0 wheel) is importable. Never imports Isaac Lab.
+    """
+    standin = standin_module()
+    if standin:
+        return str(getattr(importlib.import_module(standin), "ISAACLAB_LINE", "2.3"))
+    return "3.0" if importlib.util.find_spec("isaaclab_newton") is not None else "2.3"
+
+
+def names() -> dict[str, ApiName]:
+    """The alias table of the line this process gets (:func:`isaaclab_line`)."""
+    return NAMES_BY_LINE[isaaclab_line()]
+
+
+def quat_cfg(wxyz: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """A rotation written (w, x, y, z) in this project, in the convention of the line's configs."""
+    w, x, y, z = wxyz
+    return (x, y, z, w) if isaaclab_line() == "3.0" else (w, x, y, z)
+
+
+def as_tensor(x: Any) -> Any:
+    """An asset or sensor buffer as a torch tensor: 3.0's ``ProxyArray`` through ``.torch``, 2.3's tensor as is."""
+    return x.torch if hasattr(x, "torch") and hasattr(x, "warp") else x
+
+
+def quat_wxyz(q: Any) -> Any:
+    """A (..., 4) quaternion buffer read from Isaac Lab, as a (w, x, y, z) torch tensor (3.0 stores x, y, z, w)."""
+    q = as_tensor(q)
+    if isaaclab_line() == "3.0":
+        return q[..., [3, 0, 1, 2]]
+    return q
+
 
 def runtime_members(alias: str) -> tuple[str, ...]:
-    return NAMES[alias].members
+    return names()[alias].members
 
 
 # ---- lazy loading -------------------------------------------------------------------------------------------
@@ -231,9 +332,11 @@ def load(alias: str) -> Any:
     """The object behind an alias of :data:`NAMES`, imported on first use."""
     if alias in _cache:
         return _cache[alias]
-    if alias not in NAMES:
-        raise KeyError(f"{alias!r} is not in so101_sim.isaac.isaaclab_api.NAMES; add it there (and to the stand-in)")
-    entry = NAMES[alias]
+    table = names()
+    if alias not in table:
+        raise KeyError(f"{alias!r} is not in so101_sim.isaac.isaaclab_api's Isaac Lab {isaaclab_line()} table "
+                       "(NAMES_23 / NAMES_30); add it there (and to the stand-in)")
+    entry = table[alias]
     standin = standin_module()
     if standin:
         obj = getattr(importlib.import_module(standin), alias)
@@ -273,7 +376,7 @@ class _Namespace:
         return load(alias)
 
     def __dir__(self) -> list[str]:
-        return sorted(a for a in NAMES if "." not in a)
+        return sorted(a for a in names() if "." not in a)
 
 
 il = _Namespace()

@@ -23,12 +23,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from so101_sim.cameras import RECORDED_CAMERA_NAMES  # camera term -> its name in the HDF5 file (so101 mapping)
 from so101_sim.isaac.isaaclab_api import il
 
 IMAGE_GROUP = "images"
-# Camera observation term -> the name in the HDF5 file, as converters/mappings/so101.yaml (and the MuJoCo
-# recorder) name them.
-RECORDED_CAMERA_NAMES = {"camera1": "front", "camera2": "wrist"}
 _IMAGES_RECORDER: type | None = None
 
 

@@ -58,6 +58,14 @@ class SourceTree:
             raise FileNotFoundError(f"{source} holds no isaaclab/isaaclab/__init__.py (is it IsaacLab's source/?)")
         return cls(roots)
 
+    @classmethod
+    def from_site_packages(cls, site: Path) -> SourceTree:
+        """An installed Isaac Lab 3.0 wheel: every ``isaaclab*`` package directly under ``site`` (site-packages)."""
+        roots = {p.name: Path(site) for p in sorted(Path(site).glob("isaaclab*")) if (p / "__init__.py").is_file()}
+        if "isaaclab" not in roots:
+            raise FileNotFoundError(f"{site} holds no isaaclab/__init__.py (is isaaclab installed there?)")
+        return cls(roots)
+
     # -- modules ---------------------------------------------------------------------------------------------
     def module(self, dotted: str) -> _Module | None:
         if dotted in self._cache:
@@ -70,6 +78,9 @@ class SourceTree:
             for path, is_pkg in ((base / "__init__.py", True), (base.with_suffix(".py"), False)):
                 if path.is_file():
                     found = _Module(path, ast.parse(path.read_text(encoding="utf-8"), str(path)), is_pkg)
+                    stub = base / "__init__.pyi"
+                    if is_pkg and stub.is_file():  # Isaac Lab 3.0: lazy_loader packages re-export in the stub
+                        found.tree.body.extend(ast.parse(stub.read_text(encoding="utf-8"), str(stub)).body)
                     break
         self._cache[dotted] = found
         return found
@@ -290,16 +301,24 @@ def check_names(tree: SourceTree, names: dict) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from so101_sim.isaac.isaaclab_api import NAMES
+    """``python -m so101_sim.isaac.source_check DIR``: IsaacLab's ``source/`` folder (checked against the 2.3
+    table) or a site-packages folder holding an installed 3.0 wheel (checked against the 3.0 table)."""
+    from so101_sim.isaac.isaaclab_api import NAMES_23, NAMES_30
 
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m so101_sim.isaac.source_check /path/to/IsaacLab/source", file=sys.stderr)
+        print("usage: python -m so101_sim.isaac.source_check /path/to/IsaacLab/source | /path/to/site-packages",
+              file=sys.stderr)
         return 2
-    problems = check_names(SourceTree.from_source_dir(Path(args[0])), NAMES)
+    root = Path(args[0])
+    if (root / "isaaclab" / "__init__.py").is_file():
+        tree, table = SourceTree.from_site_packages(root), NAMES_30
+    else:
+        tree, table = SourceTree.from_source_dir(root), NAMES_23
+    problems = check_names(tree, table)
     for p in problems:
         print(p)
-    print(f"{len(NAMES)} names checked, {len(problems)} problem(s)")
+    print(f"{len(table)} names checked, {len(problems)} problem(s)")
     return 1 if problems else 0
 
 

@@ -23,6 +23,7 @@ termination term at the terminal step.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -32,6 +33,7 @@ import numpy as np
 from so101_sim.adapters import check_units, radians_to_units, units_bounds, units_to_radians
 from so101_sim.env_wrapper import EEStateWrapper
 from so101_sim.isaac.ee_pose_source import IsaacEEPoseSource, to_numpy
+from so101_sim.tasks import ENV_STATE_DIM
 
 SUCCESS_TERM = "success"
 POLICY_GROUP = "policy"
@@ -52,6 +54,13 @@ class IsaacNumpyEnv(gym.Env):
         self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.num_envs, int(env.action_manager.total_action_dim)),
                                            dtype=np.float32)
         self._has_success = SUCCESS_TERM in list(env.termination_manager.active_terms)
+        if not self._has_success:
+            # without it every episode would count as a failure in lerobot-eval: say so once, at construction
+            warnings.warn(
+                f"the Isaac Lab task has no {SUCCESS_TERM!r} termination term (active: "
+                f"{list(env.termination_manager.active_terms)}), so info['is_success'] is always False and "
+                f"lerobot-eval reports 0% success; add cfg.terminations[{SUCCESS_TERM!r}] (isaac_so_arm101's tasks "
+                "have one)", RuntimeWarning, stacklevel=2)
 
     def ee_pose_source(self, link_name: str | None) -> IsaacEEPoseSource:
         return IsaacEEPoseSource(self.isaac_env, self.robot_name, link_name or "gripper_link")
@@ -163,7 +172,7 @@ class IsaacAsVectorEnv(gym.vector.SyncVectorEnv):
         spaces: dict[str, gym.Space] = {
             "agent_pos": gym.spaces.Box(self._low_u.astype(np.float32), self._high_u.astype(np.float32),
                                         dtype=np.float32),
-            "environment_state": gym.spaces.Box(-np.inf, np.inf, shape=(13,), dtype=np.float32),
+            "environment_state": gym.spaces.Box(-np.inf, np.inf, shape=(ENV_STATE_DIM,), dtype=np.float32),
         }
         if self.cameras:
             spaces["pixels"] = gym.spaces.Dict(
@@ -191,9 +200,17 @@ class IsaacAsVectorEnv(gym.vector.SyncVectorEnv):
             raise ValueError(f"observation 'policy/joint_pos' must have shape ({self.num_envs}, 6), got {q.shape}")
         out: dict[str, Any] = {
             "agent_pos": radians_to_units(q, self.units, self._low_rad, self._high_rad).astype(np.float32),
-            "environment_state": np.asarray(policy.get("environment_state", np.zeros((self.num_envs, 13))),
-                                            dtype=np.float32),
         }
+        if "environment_state" not in policy:
+            raise KeyError(
+                f"the Isaac env's observation group {POLICY_GROUP!r} has no 'environment_state' term (has "
+                f"{sorted(policy)}); add isaac_so_arm101.mdp.environment_state to it (the (B, {ENV_STATE_DIM}) "
+                "layout of so101_sim.tasks.ENV_STATE_NAMES): a policy would otherwise see zeros for the cube")
+        env_state = np.asarray(policy["environment_state"], dtype=np.float32)
+        if env_state.shape != (self.num_envs, ENV_STATE_DIM):
+            raise ValueError(f"observation 'policy/environment_state' must have shape ({self.num_envs}, "
+                             f"{ENV_STATE_DIM}), got {env_state.shape}")
+        out["environment_state"] = env_state
         if self.cameras:
             images = obs.get(IMAGE_GROUP, {})
             pixels = {}

@@ -14,10 +14,17 @@ from dataclasses import dataclass, field
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig, HubEnvConfig
 
+from so101_sim.lerobot import compat
+from so101_sim.cameras import CAMERAS
 from so101_sim.mujoco.rendering import camera_sizes
 from so101_sim.tasks import ENV_STATE_DIM
 
-ENV_TYPE = "so101"
+import logging
+
+ENV_TYPE = "so101"  # --env.type=so101, unless another package registered that name first (see below)
+ENV_TYPE_ALIAS = "so101_sim"  # --env.type=so101_sim: always this package's env type
+
+log = logging.getLogger(__name__)
 
 
 def so101_features(
@@ -27,6 +34,7 @@ def so101_features(
     ee_orientation: bool,
     environment_state: str,
     tactile_grid: tuple[int, int],
+    tactile: bool = False,
 ) -> tuple[dict[str, PolicyFeature], dict[str, str]]:
     """Env features and their policy keys, shared by the env type, the Hub env and env.py."""
     action_dim = 6 if control_mode == "joint" else (7 if ee_orientation else 4)
@@ -40,10 +48,11 @@ def so101_features(
     env_shape = (2, *tactile_grid, 3) if environment_state == "tactile" else (ENV_STATE_DIM,)
     features["environment_state"] = PolicyFeature(type=FeatureType.ENV, shape=env_shape)
     fmap["environment_state"] = "observation.environment_state"
+    if tactile:  # its own key on lerobot >= 0.6 (observation.tactile.force_grid); 0.4.4 drops extra keys
+        compat.add_tactile_feature(features, fmap, tactile_grid)
     return features, fmap
 
 
-@EnvConfig.register_subclass(ENV_TYPE)
 @dataclass
 class SO101EnvConfig(HubEnvConfig):
     """Options of the SO-101 simulation, as ``--env.<name>=...``.
@@ -52,6 +61,8 @@ class SO101EnvConfig(HubEnvConfig):
     ``--env.backend=isaac`` (all worlds in one Isaac Lab simulation) and ``--env.envhub_loader=true`` (needed
     for ``--eval.use_async_envs=true`` on lerobot 0.4.4) go through LeRobot's EnvHub loader with this
     package's own entry point instead (:mod:`so101_sim.lerobot.local_envhub`): add ``--trust_remote_code=true``.
+    On lerobot >= 0.6 none of that is needed: LeRobot calls :meth:`create_envs` for every backend, sync or async,
+    and ``--env.tactile=true`` adds the grid as ``observation.tactile.force_grid`` (:mod:`so101_sim.lerobot.compat`).
     """
 
     task: str | None = "Lift-v0"  # Reach-v0, Lift-v0, LiftFixed-v0, PickPlace-v0 (Isaac: Isaac-SO-ARM101-...)
@@ -63,7 +74,7 @@ class SO101EnvConfig(HubEnvConfig):
     headless: bool = True
     fps: int = 30
     episode_length: int | None = None  # control steps; default per task (Lift: 300 = 10 s)
-    cameras: list[str] = field(default_factory=lambda: ["camera1", "camera2", "camera3"])
+    cameras: list[str] = field(default_factory=lambda: list(CAMERAS))
     image_size: int = 256  # square resolution of every camera ...
     camera_sizes: dict[str, list[int]] = field(default_factory=dict)  # ... or per camera: {"camera2": [480, 640]}
     units: str = "lerobot"  # lerobot (so101_follower: degrees, gripper 0-100), lerobot_range, radians
@@ -83,7 +94,8 @@ class SO101EnvConfig(HubEnvConfig):
             raise ValueError(f"--env.backend must be mujoco or isaac, got {self.backend!r}")
         if self.environment_state == "tactile":
             self.tactile = True
-        if (self.backend == "isaac" or self.envhub_loader) and not self.hub_path:
+        needs_envhub_route = self.backend == "isaac" or self.envhub_loader
+        if needs_envhub_route and not self.hub_path and not compat.ENV_CONFIG_BUILDS_ENVS:  # 0.4.4 only
             from so101_sim.lerobot.local_envhub import local_envhub_ref
 
             self.hub_path = local_envhub_ref()
@@ -94,7 +106,16 @@ class SO101EnvConfig(HubEnvConfig):
             self.ee_orientation,
             self.environment_state,
             tuple(self.tactile_grid),
+            self.tactile,
         )
+
+    def create_envs(self, n_envs: int, use_async_envs: bool = False) -> dict:
+        """lerobot >= 0.6 builds the envs here (any backend, sync or async); 0.4.4 never calls this."""
+        return compat.create_so101_envs(self, n_envs, use_async_envs)
+
+    def get_env_processors(self):
+        """lerobot >= 0.6: extra observation keys renamed to their policy keys (the tactile grid)."""
+        return compat.env_processors(self.features_map)
 
     def resolved_camera_sizes(self) -> dict[str, tuple[int, int]]:
         return camera_sizes(self.cameras, self.image_size, self.camera_sizes)
@@ -124,3 +145,30 @@ class SO101EnvConfig(HubEnvConfig):
             "render_camera": self.render_camera,
             "instruction": self.instruction,
         }
+
+
+def register_env_types(config_cls: type[EnvConfig] = SO101EnvConfig) -> list[str]:
+    """Register ``config_cls`` as ``so101`` (when free) and as ``so101_sim``; returns the names it holds.
+
+    The PyPI package ``lerobot-env-so101`` (a different SO-101 pick-cube env) registers ``so101`` too, and
+    LeRobot imports plugins in no fixed order. Registering a taken name raises in draccus, which would lose
+    this package's whole plugin (env types and policies); instead ``so101`` is left to whoever came first, a
+    warning names the owner, and ``--env.type=so101_sim`` always selects this env.
+    """
+    names = []
+    owner = EnvConfig.get_known_choices().get(ENV_TYPE)
+    if owner is None or owner is config_cls:
+        EnvConfig.register_subclass(ENV_TYPE, config_cls)
+        names.append(ENV_TYPE)
+    else:
+        log.warning(
+            "LeRobot env type %r is already registered by %s.%s (another package, e.g. lerobot-env-so101); "
+            "the so101-sim env stays available as --env.type=%s",
+            ENV_TYPE, owner.__module__, owner.__qualname__, ENV_TYPE_ALIAS,
+        )  # fmt: skip
+    EnvConfig.register_subclass(ENV_TYPE_ALIAS, config_cls)
+    names.append(ENV_TYPE_ALIAS)
+    return names
+
+
+register_env_types()

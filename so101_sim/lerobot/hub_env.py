@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from lerobot.configs.types import FeatureType, PolicyFeature
 from lerobot.envs.configs import EnvConfig, HubEnvConfig
 
+from so101_sim.cameras import CAMERAS
+
 
 @EnvConfig.register_subclass("hub")
 @dataclass
@@ -26,7 +28,7 @@ class HubEnv(HubEnvConfig):
     action_dim: int = 6
     state_dim: int = 6
     env_state_dim: int | None = None
-    cameras: list[str] = field(default_factory=lambda: ["camera1", "camera2", "camera3"])
+    cameras: list[str] = field(default_factory=lambda: list(CAMERAS))
     image_size: int = 256
     # Passed through to the repository's make_env(cfg=...) (ours reads these; others may ignore them).
     task: str | None = "Lift-v0"
@@ -51,3 +53,9 @@ class HubEnv(HubEnvConfig):
             if self.env_state_dim:
                 self.features["environment_state"] = PolicyFeature(type=FeatureType.ENV, shape=(self.env_state_dim,))
                 self.features_map["environment_state"] = "observation.environment_state"
+
+    def get_env_processors(self):
+        """lerobot >= 0.6: extra observation keys renamed to the policy keys the env.py declared (tactile)."""
+        from so101_sim.lerobot import compat
+
+        return compat.env_processors(self.features_map)

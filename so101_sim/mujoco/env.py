@@ -13,7 +13,8 @@ Observation (dict):
     ``agent_pos``          (6,) float32 joint positions in ``units`` (shoulder_pan ... gripper)
     ``environment_state``  (13,) float32 cube pose and task target (layout: :mod:`so101_sim.tasks`), or the
                            tactile grid when ``environment_state="tactile"``
-    ``tactile``            (2, R, C, 3) float32 pad forces in newtons, only when ``tactile=True``
+    ``tactile``            (2, R, C, 3) float32 pad forces in newtons, only when ``tactile=True``; (2, P, 3) with a
+                           taxel layout (``tactile_layout="paxini_dp_s2015"``: a real fingertip's 52 taxels)
 
 Action:
     ``control_mode="joint"`` (default): (6,) absolute joint targets in ``units``. Targets outside the joint
@@ -27,7 +28,9 @@ Action:
 Bad actions (wrong shape, NaN/inf) raise ``ValueError`` naming the expected shape.
 
 ``info`` holds ``is_success`` (every step), ``reward_terms`` (each reward component), ``cube_grasped``.
-The episode terminates on success and is truncated after ``episode_length`` control steps (30 Hz).
+The episode terminates on success and is truncated after ``episode_length`` control steps. One step advances
+the simulation by ``1 / control_hz`` s (default 30 Hz; any rate that is a whole number of 1/240 s physics steps,
+see :func:`control_substeps`); the task's default episode length and hold time keep their duration in seconds.
 """
 
 from __future__ import annotations
@@ -40,10 +43,12 @@ import mujoco
 import numpy as np
 
 from so101_sim import adapters
+from so101_sim.cameras import CAMERAS
 from so101_sim.env_wrapper import MujocoEEPoseSource
 from so101_sim.mujoco.kinematics import Kinematics
 from so101_sim.mujoco.rendering import CameraRenderer, camera_sizes
-from so101_sim.mujoco.scene import CONTROL_HZ, N_SUBSTEPS, SceneIndex, build_model
+from so101_sim.mujoco.scene import CONTROL_HZ, N_SUBSTEPS, PHYSICS_DT, SceneIndex, build_model
+from so101_sim import tasks
 from so101_sim.tasks import (
     ENV_STATE_DIM,
     StepState,
@@ -55,11 +60,30 @@ from so101_sim.tasks import (
     sample_layout,
 )
 
-DEFAULT_CAMERAS = ("camera1", "camera2", "camera3")
-HOME_QPOS = np.array([0.0, -1.0, 1.0, 1.3, 0.0, 0.0])  # radians: gripper above the workspace, jaws closed
+DEFAULT_CAMERAS = CAMERAS
+HOME_QPOS = np.array(tasks.HOME_QPOS)  # radians: gripper above the workspace, jaws closed (both backends)
 EE_WORKSPACE_LOW = np.array([0.05, -0.30, 0.005])
 EE_WORKSPACE_HIGH = np.array([0.40, 0.30, 0.35])
 CONTROL_MODES = ("joint", "ee_delta")
+
+
+def control_substeps(control_hz: float) -> int:
+    """Physics steps per control step at ``control_hz``: ``1 / control_hz`` must be a whole number of physics steps.
+
+    The physics step is fixed (``PHYSICS_DT`` = 1/240 s: the contact tuning depends on it), so the rates a
+    simulation can honour exactly are 240 / n: 240, 120, 80, 60, 48, 40, 30, 24, 20, 16, 15, 12, 10, ... Hz.
+    """
+    if not (isinstance(control_hz, (int, float)) and math.isfinite(control_hz) and control_hz > 0):
+        raise ValueError(f"control rate must be a positive number of Hz, got {control_hz!r}")
+    n = round(1.0 / (control_hz * PHYSICS_DT))
+    if n < 1 or abs(n * PHYSICS_DT * control_hz - 1.0) > 1e-9:
+        physics_hz = round(1.0 / PHYSICS_DT)
+        honoured = [physics_hz // k for k in range(1, 25) if physics_hz % k == 0]
+        raise ValueError(
+            f"cannot run the simulation at {control_hz} Hz: one control step must be a whole number of "
+            f"{physics_hz} Hz physics steps. Choose one of {honoured} Hz (e.g. --dataset.fps and --robot.fps)."
+        )
+    return n
 
 
 class SO101Env(gym.Env):
@@ -81,9 +105,11 @@ class SO101Env(gym.Env):
         render_preset: str = "fast",
         tactile: bool = False,
         tactile_grid: tuple[int, int] = (10, 12),
+        tactile_layout: str = "grid",
         environment_state: str = "task",
         max_ee_step: float = 0.02,
         max_ee_rot_step: float = 0.1,
+        control_hz: int = CONTROL_HZ,
     ) -> None:
         self.task_spec = task if isinstance(task, TaskSpec) else get_task(task)
         self.units = adapters.check_units(units)
@@ -96,6 +122,12 @@ class SO101Env(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']} or None")
         self.control_mode = control_mode
+        # One control step (one step() call) advances the simulation by exactly 1 / control_hz seconds.
+        self._n_substeps = control_substeps(control_hz)
+        self.control_hz = control_hz
+        self.control_dt = self._n_substeps * PHYSICS_DT
+        self._step_scale = self._n_substeps / N_SUBSTEPS  # in task steps: TaskSpec counts steps at CONTROL_HZ
+        self.metadata = {**self.metadata, "render_fps": control_hz}
         self.ee_orientation = bool(ee_orientation)
         self.camera_sizes = camera_sizes(cameras, image_size)
         self.render_mode = render_mode
@@ -107,7 +139,7 @@ class SO101Env(gym.Env):
         self.max_ee_step = float(max_ee_step)
         self.max_ee_rot_step = float(max_ee_rot_step)
         # lerobot-eval reads these two attributes on the env (no wrapper in between: see so101_sim/__init__.py).
-        self._max_episode_steps = int(episode_length or self.task_spec.episode_length)
+        self._max_episode_steps = int(episode_length or round(self.task_spec.episode_length / self._step_scale))
         self.task_description = instruction or self.task_spec.instruction
         self.task = self.task_description
 
@@ -128,7 +160,7 @@ class SO101Env(gym.Env):
         if self.tactile_enabled:
             from so101_sim.mujoco.tactile import TactilePads
 
-            self._tactile = TactilePads(self.model, grid=self.tactile_grid)
+            self._tactile = TactilePads(self.model, grid=self.tactile_grid, layout=tactile_layout)
 
         # units = radians * scale + offset (precomputed: the step is a hot loop)
         self._u_scale, self._u_offset = adapters.unit_affine(self.units, self.idx.joint_low, self.idx.joint_high)
@@ -140,7 +172,7 @@ class SO101Env(gym.Env):
                 {c: gym.spaces.Box(0, 255, (h, w, 3), np.uint8) for c, (h, w) in self.camera_sizes.items()}
             )
         spaces["agent_pos"] = gym.spaces.Box(-np.inf, np.inf, (6,), np.float32)
-        tactile_shape = (2, *self.tactile_grid, 3)
+        tactile_shape = self._tactile.shape if self._tactile is not None else (2, *self.tactile_grid, 3)
         env_shape = tactile_shape if environment_state == "tactile" else (ENV_STATE_DIM,)
         spaces["environment_state"] = gym.spaces.Box(-np.inf, np.inf, env_shape, np.float32)
         if self.tactile_enabled:
@@ -170,6 +202,13 @@ class SO101Env(gym.Env):
     def ee_pose_source(self, link_name: str | None = None) -> MujocoEEPoseSource:
         return MujocoEEPoseSource(self.model, self.data, link_name or "gripperframe")
 
+    def tactile_feature_names(self, sensor: str = "tactile") -> list[str]:
+        """Names of the values of ``obs["tactile"].ravel()``: ``<sensor>.f<k>.p<ii>.<fx|fy|fz>``, as LeRobot's
+        Paxini SO-101 robot plugin names a real fingertip's values in ``observation.state`` (docs/tactile.md)."""
+        if self._tactile is None:
+            raise ValueError("tactile_feature_names() needs tactile=True")
+        return self._tactile.feature_names(sensor)
+
     def cube_grasped(self) -> bool:
         """Both jaws touch the cube (MuJoCo contact sensors, evaluated in the last physics step)."""
         fixed, moving = self._touch_adr
@@ -186,6 +225,29 @@ class SO101Env(gym.Env):
         a = self.idx.cube_qpos
         self._env_buf[:7] = self._qpos[a : a + 7]
         return self._env_buf.copy()
+
+    PRIVILEGED_STATE_DIM = 41
+
+    def privileged_state(self) -> np.ndarray:
+        """(41,) float32 simulator state for an asymmetric RL critic (training only; never a policy input).
+
+        cube position (3), quaternion (4), linear and angular velocity (6); grasp point (3); grasp point minus
+        cube (3); joint positions (6, rad) and velocities (6, rad/s); jaw contacts (2: fixed, moving); cube
+        start (3) and task target (3); elapsed fraction of the episode (1); held-lifted fraction (1).
+        """
+        if self._layout is None:
+            raise RuntimeError("call reset() before privileged_state()")
+        a, d = self.idx.cube_qpos, self.idx.cube_dof
+        cube = self._qpos[a : a + 3]
+        grasp = self._site_xpos[self.idx.grasp_site]
+        fixed, moving = self._touch_adr
+        return np.concatenate([
+            cube, self._qpos[a + 3 : a + 7], self._qvel[d : d + 6], grasp, grasp - cube,
+            self._qpos[self.idx.joint_qpos], self._qvel[self.idx.joint_dof],
+            [float(self._sensordata[fixed] > 0), float(self._sensordata[moving] > 0)],
+            self._layout.cube_pos, self._layout.target,
+            [self._steps / self._max_episode_steps, self._held / max(1, self.task_spec.hold_steps)],
+        ]).astype(np.float32)  # fmt: skip
 
     def _observation(self) -> dict[str, Any]:
         obs: dict[str, Any] = {}
@@ -310,13 +372,14 @@ class SO101Env(gym.Env):
             raise RuntimeError("call reset() before step()")
         a = self._validate_action(action)
         self._ctrl[self.idx.actuators] = self._joint_targets(a)
-        mujoco.mj_step(self.model, self.data, nstep=N_SUBSTEPS)
+        mujoco.mj_step(self.model, self.data, nstep=self._n_substeps)
         self._steps += 1
         state = self._step_state()
         if self.task_spec.kind == "reach":
             reward, terms, success = reach_reward(self.task_spec, state)
         else:
-            self._held = self._held + 1 if (lifted(self.task_spec, state.cube_pos) and state.cube_grasped) else 0
+            held = lifted(self.task_spec, state.cube_pos) and state.cube_grasped
+            self._held = self._held + self._step_scale if held else 0  # hold time, in steps at CONTROL_HZ
             reward, terms, success = manipulation_reward(self.task_spec, state, self._held)
         terminated = bool(success)
         truncated = bool(self._steps >= self._max_episode_steps and not terminated)

@@ -1,21 +1,20 @@
-"""Lighter render geometry for the robot's visual meshes, decimated once and cached on disk.
+"""Lighter render geometry for the robot's visual meshes: decimated with meshoptimizer, cached on disk.
 
 The visual meshes of Menagerie's SO-101 total ~348k faces (~410k drawn, the servo mesh is used five times),
 far more than a 256x256 camera can show: on a software renderer (Mesa llvmpipe) drawing them costs more than
-the pixels. Presets other than ``full`` swap each *visual-only* mesh for a decimated copy:
+the pixels. Render presets (:data:`so101_sim.mujoco.rendering.RENDER_PRESETS`) other than ``full`` swap each
+*visual-only* mesh for a copy with a fraction of its faces.
 
-``fast``    3% of the faces (the robot stays clearly recognisable; 1% starts to look faceted)
-``pretty``  15% of the faces (smooth silhouettes under shadows)
+Decimation is meshoptimizer's quadric edge-collapse simplifier (``meshopt_simplify``, the library behind
+gltfpack and Godot's mesh LODs), ~5-30 ms per mesh. It reaches any target ratio on these CAD meshes
+(fast-simplification and pyfqmr stall at ~29% of faces on them). Every mesh keeps at least ``MIN_FACES``
+faces, and the simplifier never moves the surface by more than ``TARGET_ERROR`` of the mesh's extent (it
+stops above the target ratio rather than cross that bound).
 
-Decimation is pure numpy (no extra dependency, installs anywhere): quadric-error edge collapse (Garland &
-Heckbert 1997) done in parallel passes: each pass collapses a matching of cheap edges at once, each merged
-vertex placed at its quadric optimum, collapses that would flip a neighbouring face rejected. It reaches any
-target ratio on these CAD meshes (fast-simplification and pyfqmr stall at ~29% of faces on them; pymeshlab
-reaches any target but is a large install). Every mesh keeps at least ``MIN_FACES`` faces. Decimating all
-SO-101 meshes takes ~10-20 s on one core, once per machine: the result is stored as ``.npz`` under
-``$SO101_SIM_CACHE/meshes`` (default ``~/.cache/so101_sim/meshes``, or under ``$XDG_CACHE_HOME``), keyed by
-the SHA-256 of the source file, the target ratio, ``MIN_FACES`` and the algorithm version, written to a
-temporary file and renamed into place (concurrent first builds are safe: each rename moves a complete file).
+Results are cached as ``.npz`` under ``$SO101_SIM_CACHE/meshes`` (default ``~/.cache/so101_sim/meshes``, or
+under ``$XDG_CACHE_HOME``), keyed by the SHA-256 of the source file, the ratio, ``MIN_FACES`` and
+``ALGORITHM``, written to a temporary file and renamed into place (concurrent first builds are safe: each
+rename moves a complete file). A damaged entry is rebuilt; a read-only cache only costs a rebuild next time.
 
 What is never replaced: meshes used by any collision geom (``*_gripper_part*``, group 3/4, contype/conaffinity
 set) and meshes of geoms whose body takes its inertia from its geoms (the camera mount): collision geometry,
@@ -37,8 +36,8 @@ import numpy as np
 
 logger = logging.getLogger(__name__)
 
-ALGORITHM_VERSION = 2  # bump when the output of decimate() changes: old cache entries are then ignored
-PRESET_FACE_RATIO: dict[str, float | None] = {"fast": 0.03, "pretty": 0.15, "full": None}
+TARGET_ERROR = 0.05  # the simplifier's error bound, relative to the mesh extent
+ALGORITHM = "meshopt-e0.05"  # part of every cache key: change it when the output of decimate() changes
 MIN_FACES = 800  # every mesh keeps at least this many faces: the ribbed base needs ~10% to keep its walls
 
 
@@ -63,254 +62,40 @@ def read_stl(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
 
 
 def weld(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Merge identical triangle corners (3F, 3) into shared vertices; returns (vertices, faces)."""
+    """Merge identical triangle corners (3F, 3) into shared vertices; returns (vertices, faces).
+
+    STL stores every triangle's corners separately; the simplifier can only collapse edges shared by faces.
+    """
     verts, inverse = np.unique(corners, axis=0, return_inverse=True)
     return verts, inverse.reshape(-1, 3).astype(np.int32)
 
 
 # ---------------------------------------------------------------------------------------------- decimation
-def _face_quadrics(verts: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Area-weighted plane quadric (4x4) of each face, and the unit normals (zero for degenerate faces)."""
-    p0, p1, p2 = verts[faces[:, 0]], verts[faces[:, 1]], verts[faces[:, 2]]
-    cross = np.cross(p1 - p0, p2 - p0)
-    double_area = np.linalg.norm(cross, axis=1)
-    normals = np.divide(cross, double_area[:, None], out=np.zeros_like(cross), where=double_area[:, None] > 0)
-    plane = np.concatenate([normals, -np.einsum("ij,ij->i", normals, p0)[:, None]], axis=1)
-    quadrics = 0.5 * double_area[:, None, None] * plane[:, :, None] * plane[:, None, :]
-    return quadrics, normals
+def decimate(verts: np.ndarray, faces: np.ndarray, ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """About ``ratio`` of the faces of a triangle mesh (at least ``MIN_FACES``), by meshoptimizer.
 
-
-def _cluster(verts: np.ndarray, faces: np.ndarray, cell: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cluster id of each vertex on a grid of ``cell`` metres, and the surviving faces in cluster ids."""
-    grid = np.floor((verts - verts.min(axis=0)) / cell).astype(np.int64)
-    _, cluster = np.unique(grid, axis=0, return_inverse=True)
-    cluster = cluster.ravel()
-    cf = cluster[faces]
-    keep = (cf[:, 0] != cf[:, 1]) & (cf[:, 1] != cf[:, 2]) & (cf[:, 0] != cf[:, 2])
-    cf = cf[keep]
-    # One face per (vertex set, orientation): thin walls keep both sides, exact duplicates go.
-    rolled = _canonical_rotation(cf)
-    _, first = np.unique(rolled, axis=0, return_index=True)
-    return cluster, cf[np.sort(first)]
-
-
-def _canonical_rotation(tri: np.ndarray) -> np.ndarray:
-    """Rotate each triangle so that its smallest index comes first (keeps the winding)."""
-    shift = np.argmin(tri, axis=1)
-    idx = (shift[:, None] + np.arange(3)[None, :]) % 3
-    return np.take_along_axis(tri, idx, axis=1)
-
-
-def _representatives(verts: np.ndarray, faces: np.ndarray, cluster: np.ndarray, cell: float) -> np.ndarray:
-    """Position of each cluster minimising the summed quadric error of the faces around it."""
-    n = int(cluster.max()) + 1
-    face_q, _ = _face_quadrics(verts, faces)
-    q = np.zeros((n, 4, 4))
-    for k in range(3):
-        np.add.at(q, cluster[faces[:, k]], face_q)
-    counts = np.bincount(cluster, minlength=n).astype(np.float64)
-    mean = np.zeros((n, 3))
-    np.add.at(mean, cluster, verts)
-    mean /= np.maximum(counts, 1.0)[:, None]
-    return _solve_positions(q, mean, cell)
-
-
-def _solve_positions(q: np.ndarray, anchor: np.ndarray, reach: np.ndarray | float) -> np.ndarray:
-    """argmin_x [x 1] Q [x 1]^T per row, never more than ``reach`` from ``anchor`` (per axis).
-
-    Well-conditioned 3x3 systems are solved in closed form (cofactors: far faster than a batched eigh);
-    rank-deficient ones (flat or edge-like neighbourhoods) return ``anchor``; callers also try other
-    candidates (the edge's endpoints) and keep the cheapest.
+    Returns (vertices float32, faces int32) with unused vertices dropped. Meshes at or below the target are
+    returned unchanged. Deterministic: the same input always gives the same mesh.
     """
-    a, b = q[:, :3, :3], q[:, :3, 3]
-    c00 = a[:, 1, 1] * a[:, 2, 2] - a[:, 1, 2] * a[:, 2, 1]
-    c01 = a[:, 1, 2] * a[:, 2, 0] - a[:, 1, 0] * a[:, 2, 2]
-    c02 = a[:, 1, 0] * a[:, 2, 1] - a[:, 1, 1] * a[:, 2, 0]
-    det = a[:, 0, 0] * c00 + a[:, 0, 1] * c01 + a[:, 0, 2] * c02
-    scale = (np.trace(a, axis1=1, axis2=2) / 3.0) ** 3
-    ok = np.abs(det) > 1e-9 * np.maximum(scale, 1e-300)
-    inv = np.empty_like(a)
-    inv[:, 0, 0], inv[:, 1, 0], inv[:, 2, 0] = c00, c01, c02
-    inv[:, 0, 1] = a[:, 0, 2] * a[:, 2, 1] - a[:, 0, 1] * a[:, 2, 2]
-    inv[:, 1, 1] = a[:, 0, 0] * a[:, 2, 2] - a[:, 0, 2] * a[:, 2, 0]
-    inv[:, 2, 1] = a[:, 0, 1] * a[:, 2, 0] - a[:, 0, 0] * a[:, 2, 1]
-    inv[:, 0, 2] = a[:, 0, 1] * a[:, 1, 2] - a[:, 0, 2] * a[:, 1, 1]
-    inv[:, 1, 2] = a[:, 0, 2] * a[:, 1, 0] - a[:, 0, 0] * a[:, 1, 2]
-    inv[:, 2, 2] = a[:, 0, 0] * a[:, 1, 1] - a[:, 0, 1] * a[:, 1, 0]
-    x = -np.matmul(inv, b[:, :, None])[:, :, 0] / np.where(ok, det, 1.0)[:, None]
-    reach = np.asarray(reach, dtype=np.float64)
-    if reach.ndim:
-        reach = reach[:, None]
-    x = anchor + np.clip(x - anchor, -reach, reach)
-    return np.where(ok[:, None], x, anchor)
+    import meshoptimizer
 
-
-def _quadric_error(q: np.ndarray, x: np.ndarray) -> np.ndarray:
-    h = np.concatenate([x, np.ones((len(x), 1))], axis=1)
-    return np.maximum((np.matmul(q, h[:, :, None])[:, :, 0] * h).sum(axis=1), 0.0)
-
-
-def _vertex_quadrics(verts: np.ndarray, faces: np.ndarray) -> np.ndarray:
-    """Sum of the area-weighted plane quadrics around each vertex, plus boundary-edge constraints."""
-    face_q, normals = _face_quadrics(verts, faces)
-    flat = face_q.reshape(len(faces), 16)
-    q = np.zeros((len(verts), 16))
-    for k in range(3):
-        np.add.at(q, faces[:, k], flat)
-    # Open boundaries: a plane through the edge, perpendicular to its face, keeps borders in place.
-    edges = faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2)
-    key = np.sort(edges, axis=1)
-    _, inverse, counts = np.unique(key[:, 0] * len(verts) + key[:, 1], return_inverse=True, return_counts=True)
-    border = counts[inverse.ravel()] == 1
-    if border.any():
-        e = edges[border]
-        n = normals[np.repeat(np.arange(len(faces)), 3)[border]]
-        d = verts[e[:, 1]] - verts[e[:, 0]]
-        length = np.linalg.norm(d, axis=1)
-        perp = np.cross(d, n)
-        norm = np.linalg.norm(perp, axis=1)
-        ok = norm > 0
-        perp = perp[ok] / norm[ok, None]
-        plane = np.concatenate([perp, -np.einsum("ij,ij->i", perp, verts[e[ok, 0]])[:, None]], axis=1)
-        bq = (10.0 * length[ok] ** 2)[:, None, None] * plane[:, :, None] * plane[:, None, :]
-        for k in range(2):
-            np.add.at(q, e[ok, k], bq.reshape(-1, 16))
-    return q.reshape(len(verts), 4, 4)
-
-
-def _unique_faces(faces: np.ndarray) -> np.ndarray:
-    keep = (faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])
-    faces = faces[keep]
-    rot = _canonical_rotation(faces).astype(np.int64)
-    n = int(faces.max()) + 1 if len(faces) else 1
-    _, first = np.unique((rot[:, 0] * n + rot[:, 1]) * n + rot[:, 2], return_index=True)
-    return faces[np.sort(first)]
-
-
-def _collapse_pass(verts, faces, quadrics, target: int, rng: np.random.Generator) -> tuple[np.ndarray, int]:
-    """One round of parallel edge collapses; updates ``verts``/``quadrics`` in place.
-
-    Returns the new faces and the number of collapses done.
-    """
-    n = len(verts)
-    edges = np.sort(faces[:, [0, 1, 1, 2, 2, 0]].reshape(-1, 2), axis=1)
-    codes = np.unique(edges[:, 0] * n + edges[:, 1])
-    e0, e1 = codes // n, codes % n
-    qe = quadrics[e0] + quadrics[e1]
-    mid = 0.5 * (verts[e0] + verts[e1])
-    length = np.linalg.norm(verts[e1] - verts[e0], axis=1)
-    pos = _solve_positions(qe, mid, length)
-    cost = _quadric_error(qe, pos)
-    for candidate in (verts[e0], verts[e1]):  # an endpoint can beat the (clamped or fallback) solution
-        c = _quadric_error(qe, candidate)
-        better = c < cost
-        pos[better], cost[better] = candidate[better], c[better]
-    # A matching: each edge that is the cheapest edge of both its vertices (at most one collapse per vertex).
-    # Ties (flat regions have many zero-cost edges) are broken at random: with a fixed tie order, mutual
-    # minima would be rare and passes would stall.
-    order = np.lexsort((rng.random(len(cost)), cost))
-    best = np.full(n, -1)
-    ends = np.stack([e0[order], e1[order]], axis=1).ravel()
-    vertex, first = np.unique(ends, return_index=True)  # first occurrence = cheapest incident edge
-    best[vertex] = order[first // 2]
-    chosen = np.flatnonzero((best[e0] == np.arange(len(e0))) & (best[e1] == np.arange(len(e0))))
-    # Stay close to greedy order: only edges cheaper than the median edge, and not more than needed.
-    threshold = np.median(cost)
-    chosen = chosen[np.argsort(cost[chosen], kind="stable")]
-    cheap = chosen[cost[chosen] <= threshold]
-    chosen = cheap if len(cheap) else chosen[:1]
-    chosen = chosen[: max(1, (len(faces) - target) // 2)]
-    # Reject collapses that would flip a neighbouring face.
-    move = np.full(n, -1)
-    move[e0[chosen]] = chosen
-    move[e1[chosen]] = chosen
-    mf = move[faces]
-    touched = (mf >= 0).any(axis=1)
-    same = (mf[:, 0] >= 0) & ((mf[:, 0] == mf[:, 1]) | (mf[:, 0] == mf[:, 2])) | (
-        (mf[:, 1] >= 0) & (mf[:, 1] == mf[:, 2]))
-    check = touched & ~same
-    f = faces[check]
-    m = mf[check]
-    p_old = verts[f]
-    p_new = np.where((m >= 0)[:, :, None], pos[np.maximum(m, 0)], p_old)
-    n_old = np.cross(p_old[:, 1] - p_old[:, 0], p_old[:, 2] - p_old[:, 0])
-    n_new = np.cross(p_new[:, 1] - p_new[:, 0], p_new[:, 2] - p_new[:, 0])
-    flipped = np.einsum("ij,ij->i", n_old, n_new) <= 0.05 * np.linalg.norm(n_old, axis=1) * np.linalg.norm(
-        n_new, axis=1)
-    bad = np.unique(m[flipped][m[flipped] >= 0])
-    chosen = np.setdiff1d(chosen, bad, assume_unique=False)
-    if not len(chosen):
-        return faces, 0
-    a, b = e0[chosen], e1[chosen]
-    verts[a] = pos[chosen]
-    quadrics[a] += quadrics[b]
-    remap = np.arange(n)
-    remap[b] = a
-    return _unique_faces(remap[faces]), len(chosen)
-
-
-def decimate(verts: np.ndarray, faces: np.ndarray, ratio: float, *, max_passes: int = 300
-             ) -> tuple[np.ndarray, np.ndarray]:
-    """Decimate a triangle mesh to about ``ratio`` of its faces by quadric-error edge collapse.
-
-    Pure numpy: each pass collapses a matching of cheap edges in parallel (each edge the cheapest of both
-    its vertices, cheaper than the median edge, no neighbouring face flipped), placing the merged vertex at
-    its quadric-error optimum (Garland & Heckbert 1997). If collapses stall above the target (very rare),
-    vertex clustering finishes the job. Returns (vertices float32, faces int32), unused vertices dropped.
-    Meshes at or below ``MIN_FACES`` faces are returned unchanged.
-    """
     if not 0.0 < ratio <= 1.0:
         raise ValueError(f"ratio must be in (0, 1], got {ratio}")
-    verts = np.array(verts, dtype=np.float64)
-    faces = np.asarray(faces, dtype=np.int64)
+    verts = np.asarray(verts, dtype=np.float32)
+    faces = np.asarray(faces)
     if verts.ndim != 2 or verts.shape[1] != 3 or faces.ndim != 2 or faces.shape[1] != 3:
         raise ValueError(f"expected vertices (V, 3) and faces (F, 3), got {verts.shape} and {faces.shape}")
+    if len(faces) and (faces.min() < 0 or faces.max() >= len(verts)):
+        raise ValueError(f"face indices must lie in [0, {len(verts)}), got [{faces.min()}, {faces.max()}]")
     target = max(round(ratio * len(faces)), MIN_FACES)
     if ratio >= 1.0 or len(faces) <= target:
-        return verts.astype(np.float32), faces.astype(np.int32)
-    faces = _unique_faces(faces)
-    quadrics = _vertex_quadrics(verts, faces)
-    stalled = 0
-    rng = np.random.default_rng(0)  # deterministic: the same input always gives the same mesh
-    for _ in range(max_passes):
-        if len(faces) <= target:
-            break
-        faces, done = _collapse_pass(verts, faces, quadrics, target, rng)
-        stalled = stalled + 1 if done == 0 else 0
-        if stalled >= 3:
-            break
-    if len(faces) > 1.5 * target:
-        logger.info("edge collapse stalled at %d faces (target %d): finishing with vertex clustering",
-                    len(faces), target)
-        used, inverse = np.unique(faces, return_inverse=True)
-        return _decimate_by_clustering(verts[used], inverse.reshape(-1, 3), target)
-    used, inverse = np.unique(faces, return_inverse=True)
-    return verts[used].astype(np.float32), inverse.reshape(-1, 3).astype(np.int32)
-
-
-def _decimate_by_clustering(verts: np.ndarray, faces: np.ndarray, target: int, iterations: int = 18
-                            ) -> tuple[np.ndarray, np.ndarray]:
-    """Vertex clustering with quadric-error representatives, grid size bisected to reach ``target`` faces."""
-    extent = float(np.max(verts.max(axis=0) - verts.min(axis=0)))
-    lo, hi = extent * 1e-5, extent  # cell sizes giving too many / too few faces
-    best = None
-    for _ in range(iterations):
-        cell = np.sqrt(lo * hi)
-        cluster, cfaces = _cluster(verts, faces, cell)
-        if len(cfaces) > target:
-            lo = cell
-        else:
-            hi = cell
-            best = (cell, cluster, cfaces)
-            if len(cfaces) >= 0.9 * target:
-                break
-    if best is None:
-        cluster, cfaces = _cluster(verts, faces, hi)
-        best = (hi, cluster, cfaces)
-    cell, cluster, cfaces = best
-    reps = _representatives(verts, faces, cluster, cell)
-    used, new_faces = np.unique(cfaces, return_inverse=True)
-    return reps[used].astype(np.float32), new_faces.reshape(-1, 3).astype(np.int32)
+        return verts, faces.astype(np.int32)
+    indices = np.ascontiguousarray(faces, dtype=np.uint32).ravel()
+    out = np.empty_like(indices)
+    n = meshoptimizer.simplify(out, indices, np.ascontiguousarray(verts), target_index_count=3 * target,
+                               target_error=TARGET_ERROR)
+    used, inverse = np.unique(out[:n], return_inverse=True)
+    return verts[used], inverse.reshape(-1, 3).astype(np.int32)
 
 
 # ---------------------------------------------------------------------------------------------- cache
@@ -336,7 +121,7 @@ def _file_hash(path: Path) -> str:
 
 def cache_path(source: Path, ratio: float) -> Path:
     digest = _file_hash(source)[:16]
-    return cache_dir() / f"{source.stem}-{digest}-r{ratio:.4f}-m{MIN_FACES}-v{ALGORITHM_VERSION}.npz"
+    return cache_dir() / f"{source.stem}-{digest}-r{ratio:.4f}-m{MIN_FACES}-{ALGORITHM}.npz"
 
 
 @dataclass(frozen=True)
@@ -387,13 +172,13 @@ def load_or_build(source: str | os.PathLike, ratio: float) -> tuple[np.ndarray, 
     except OSError as exc:  # a read-only home: still render with the decimated mesh, rebuild next time
         logger.warning("could not cache %s (%s); set SO101_SIM_CACHE to a writable directory", path, exc)
     info = LodMesh(source.stem, source, path, len(faces0), len(faces), True, time.perf_counter() - start)
-    logger.info("decimated %s: %d -> %d faces in %.2f s (cached in %s)", source.name, len(faces0), len(faces),
+    logger.info("decimated %s: %d -> %d faces in %.3f s (cached in %s)", source.name, len(faces0), len(faces),
                 info.seconds, path)
     return verts, faces, info
 
 
 # ---------------------------------------------------------------------------------------------- MjSpec
-def _visual_only_meshes(spec) -> list:
+def visual_only_meshes(spec) -> list:
     """Meshes every user of which is a pure visual geom of a body with explicit inertia."""
     import mujoco
 
@@ -410,41 +195,26 @@ def _visual_only_meshes(spec) -> list:
     return [m for m in spec.meshes if m.name in users and all(visual_only(g) for g in users[m.name])]
 
 
-def _mesh_source(spec, mesh, asset_dir: Path | None) -> Path:
-    file = Path(mesh.file)
-    if file.is_absolute():
-        return file
-    if asset_dir is None:
-        from so101_sim.mujoco.scene import menagerie_dir
+def use_render_meshes(spec, face_ratio: float | None, asset_dir: str | os.PathLike) -> list[LodMesh]:
+    """Swap the visual-only STL meshes of ``spec`` for copies with ``face_ratio`` of their faces.
 
-        asset_dir = menagerie_dir() / (spec.meshdir or "")
-    return asset_dir / file
-
-
-def use_render_meshes(spec, preset: str, asset_dir: str | os.PathLike | None = None) -> list[LodMesh]:
-    """Swap the visual-only meshes of ``spec`` for the preset's decimated copies (built once, then cached).
-
-    ``asset_dir`` is the directory mesh files are relative to (default: Menagerie's SO-101 asset dir).
-    Returns one :class:`LodMesh` per swapped mesh (empty for ``full``).
+    ``asset_dir`` is the directory relative mesh file names are resolved against (Menagerie's SO-101 asset
+    dir for the scene). ``face_ratio=None`` keeps every mesh. Returns one :class:`LodMesh` per swapped mesh.
     """
-    if preset not in PRESET_FACE_RATIO:
-        raise ValueError(f"render preset must be one of {tuple(PRESET_FACE_RATIO)}, got {preset!r}")
-    ratio = PRESET_FACE_RATIO[preset]
-    if ratio is None:
+    if face_ratio is None:
         return []
-    base = Path(asset_dir) if asset_dir is not None else None
-    todo = [(m, _mesh_source(spec, m, base)) for m in _visual_only_meshes(spec)
+    if not 0.0 < face_ratio <= 1.0:
+        raise ValueError(f"face_ratio must be in (0, 1] or None, got {face_ratio}")
+    base = Path(asset_dir)
+    todo = [(m, Path(m.file) if Path(m.file).is_absolute() else base / m.file) for m in visual_only_meshes(spec)
             if m.file and str(m.file).lower().endswith(".stl")]
-    missing = sum(not cache_path(src, ratio).is_file() for _, src in todo)
+    missing = sum(not cache_path(src, face_ratio).is_file() for _, src in todo if src.is_file())
     if missing:
-        from tqdm import tqdm
-
-        logger.info("decimating %d visual meshes for preset %r (once per machine, cached in %s)", missing, preset,
-                    cache_dir())
-        todo = tqdm(todo, desc=f"decimating SO-101 visual meshes ({preset}, once)", unit="mesh", disable=None)
+        logger.info("decimating %d visual meshes to %.0f%% (once per machine, cached in %s)", missing,
+                    100 * face_ratio, cache_dir())
     swapped = []
     for mesh, source in todo:
-        verts, faces, info = load_or_build(source, ratio)
+        verts, faces, info = load_or_build(source, face_ratio)
         if info.faces_after >= info.faces_before:
             continue
         mesh.file = ""

@@ -5,7 +5,8 @@ OSMesa (whichever library loads), and must run before ``mujoco`` is imported (``
 it). :func:`gl_info` reports the OpenGL renderer actually obtained, and a warning is logged once when it is a
 software renderer (llvmpipe, softpipe, swrast): rendering then costs far more per pixel.
 
-Presets trade looks for speed; collision geometry, masses and physics are identical in all of them:
+Presets trade looks for speed (:data:`RENDER_PRESETS`, the one table of them); collision geometry, masses and
+physics are identical in all of them:
 
 ``fast`` (default)
     visual meshes decimated to 3% of their faces (:mod:`so101_sim.mujoco.mesh_lod`, cached on disk), no
@@ -24,13 +25,33 @@ import ctypes.util
 import logging
 import os
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Self
 
 import numpy as np
 
+from so101_sim.mujoco import mesh_lod
+
 logger = logging.getLogger(__name__)
 
-RENDER_PRESETS = ("fast", "pretty", "full")
+
+@dataclass(frozen=True)
+class RenderPreset:
+    """What a render preset changes. ``None`` leaves the scene file's / MuJoCo's value."""
+
+    face_ratio: float | None  # visual meshes keep this fraction of their faces (mesh_lod); None: originals
+    shadowsize: int | None  # shadow map size; 0 disables shadows
+    offsamples: int | None  # multisampling of the offscreen buffer; 0 disables it
+    shadows: bool = True  # lights cast shadows
+    reflections: bool = True  # materials keep their reflectance
+
+
+RENDER_PRESETS: dict[str, RenderPreset] = {
+    "fast": RenderPreset(face_ratio=0.03, shadowsize=0, offsamples=0, shadows=False, reflections=False),
+    "pretty": RenderPreset(face_ratio=0.15, shadowsize=2048, offsamples=4),
+    "full": RenderPreset(face_ratio=None, shadowsize=None, offsamples=None),
+}
 SOFTWARE_RENDERERS = ("llvmpipe", "softpipe", "swrast", "software")
 
 
@@ -103,25 +124,30 @@ def gl_info() -> dict[str, str]:
     return _GL_INFO
 
 
-def apply_render_preset(spec, preset: str) -> None:
-    """Set visual options and render geometry (visual meshes only) of an MjSpec for a preset."""
-    if preset not in RENDER_PRESETS:
-        raise ValueError(f"render_preset must be one of {RENDER_PRESETS}, got {preset!r}")
-    if preset == "full":
-        return
-    if preset == "fast":
-        spec.visual.quality.shadowsize = 0
-        spec.visual.quality.offsamples = 0
+def render_preset(name: str) -> RenderPreset:
+    """The preset called ``name``; a clear error naming the choices otherwise."""
+    if name not in RENDER_PRESETS:
+        raise ValueError(f"render_preset must be one of {tuple(RENDER_PRESETS)}, got {name!r}")
+    return RENDER_PRESETS[name]
+
+
+def apply_render_preset(spec, preset: str, asset_dir: str | Path) -> list[mesh_lod.LodMesh]:
+    """Set the visual options and the render geometry (visual-only meshes) of an MjSpec for a preset.
+
+    ``asset_dir``: the directory the spec's relative mesh files are in. Returns the swapped meshes.
+    """
+    p = render_preset(preset)
+    if p.shadowsize is not None:
+        spec.visual.quality.shadowsize = p.shadowsize
+    if p.offsamples is not None:
+        spec.visual.quality.offsamples = p.offsamples
+    if not p.shadows:
         for light in spec.lights:
             light.castshadow = False
+    if not p.reflections:
         for material in spec.materials:
             material.reflectance = 0.0
-    elif preset == "pretty":
-        spec.visual.quality.shadowsize = 2048
-        spec.visual.quality.offsamples = 4
-    from so101_sim.mujoco.mesh_lod import use_render_meshes
-
-    use_render_meshes(spec, preset)
+    return mesh_lod.use_render_meshes(spec, p.face_ratio, asset_dir)
 
 
 class CameraRenderer:

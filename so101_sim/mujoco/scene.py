@@ -3,7 +3,7 @@
 The robot comes from the ``mujoco-menagerie`` package (``robotstudio_so101``: tuned gripper collision
 primitives, ``gripperframe`` site, wrist camera, STS3215 servo gains). Offline, ``MENAGERIE_ROOT`` points the
 package at a local copy. The scene (table, cube, target markers, lights, fixed cameras) is
-``mujoco_model/so101_tabletop.xml`` in this repository.
+``so101_sim/assets/so101_tabletop.xml`` (package data; ``mujoco_model/`` links to it).
 
 What the builder changes on the robot, and why:
 
@@ -27,16 +27,18 @@ from pathlib import Path
 import mujoco
 import numpy as np
 
+from so101_sim import tasks
 from so101_sim.adapters import JOINT_NAMES
+from so101_sim.assets import scene_xml_text
+from so101_sim.mujoco.rendering import apply_render_preset
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCENE_XML = Path(os.environ.get("SO101_SCENE_XML", REPO_ROOT / "mujoco_model" / "so101_tabletop.xml"))
 MENAGERIE_NAME = "robotstudio_so101"
-PHYSICS_DT = 1.0 / 240.0
-CONTROL_HZ = 30
-N_SUBSTEPS = 8
-GRASP_POINT_IN_GRIPPER = (0.012, -0.0002, -0.088)  # metres, in the Menagerie "gripper" body frame
-CUBE_HALF_SIZE = 0.0125
+# Rates and cube size come from the one task definition shared by both backends (so101_sim/tasks.py).
+PHYSICS_DT = tasks.PHYSICS_DT
+CONTROL_HZ = tasks.CONTROL_HZ
+N_SUBSTEPS = tasks.PHYSICS_STEPS_PER_CONTROL
+GRASP_POINT_IN_GRIPPER = tasks.GRASP_POINT_IN_GRIPPER  # metres, Menagerie "gripper" frame (both backends)
+CUBE_HALF_SIZE = tasks.CUBE_HALF
 
 
 class MenagerieUnavailable(RuntimeError):
@@ -73,18 +75,29 @@ def menagerie_dir() -> Path:
 
 @functools.cache
 def _quiet_attach_warning() -> None:
-    """MuJoCo warns (on stderr, from C) that an empty attach prefix may break saving; we never save the spec."""
+    """Route MuJoCo's C-level warnings to Python logging (installed once, when this module is imported).
+
+    MuJoCo's default warning handler prints and appends to ``MUJOCO_LOG.TXT`` in the current directory; with a
+    user handler it does neither. The empty-prefix notice of ``attach`` (it may break saving; we never save
+    the spec) goes to DEBUG, every other warning to WARNING on the ``so101_sim.mujoco`` logger.
+    """
+    import logging
+
     previous = mujoco.get_mju_user_warning()
+    log = logging.getLogger("so101_sim.mujoco")
 
     def handler(message: str) -> None:
         if "empty prefix" in str(message):
-            return
-        if previous is not None:
+            log.debug("MuJoCo: %s", message)
+        elif previous is not None:
             previous(message)
         else:
-            print(f"MuJoCo warning: {message}")
+            log.warning("MuJoCo: %s", message)
 
     mujoco.set_mju_user_warning(handler)
+
+
+_quiet_attach_warning()
 
 
 def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, int]] | None = None) -> mujoco.MjSpec:
@@ -92,25 +105,27 @@ def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, i
     import warnings
 
     robot = load_robot_spec()
-    scene = mujoco.MjSpec.from_file(str(SCENE_XML))
+    scene = mujoco.MjSpec.from_string(scene_xml_text()[1])  # package data (so101_sim/assets), see there
     robot.option.timestep = PHYSICS_DT
     robot.modelname = "so101_tabletop"
     robot.camera("wrist_cam").name = "camera2"
     gripper = robot.body("gripper")
     gripper.add_site(name="grasp_point", pos=list(GRASP_POINT_IN_GRIPPER), size=[0.003], group=4)
-    # Tactile pad frames (x: jaw base -> tip, y: across, z: inward normal); see so101_sim/mujoco/tactile.py.
-    gripper.add_site(name="pad_fixed", pos=[-0.0095, 0.0, -0.08], quat=_quat_from_axes([0, 0, -1], [0, 1, 0]),
+    # Tactile pad frames (x: jaw base -> tip, y: across, z: inward normal), placed so that the 52 mm pad reaches
+    # just past the jaw's tip (23-25 mm from the site); see so101_sim/mujoco/tactile.py.
+    gripper.add_site(name="pad_fixed", pos=[-0.0095, 0.0, -0.081], quat=_quat_from_axes([0, 0, -1], [0, 1, 0]),
                      size=[0.002], group=5)  # fmt: skip
     robot.body("moving_jaw_so101_v1").add_site(
-        name="pad_moving", pos=[-0.0107, -0.0566, 0.0188], quat=_quat_from_axes([0, -1, 0], [0, 0, 1]),
+        name="pad_moving", pos=[-0.0107, -0.0576, 0.0188], quat=_quat_from_axes([0, -1, 0], [0, 0, 1]),
         size=[0.002], group=5,
     )  # fmt: skip
     _quiet_attach_warning()
     frame = robot.worldbody.add_frame()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for body in ("scene_static", "cube"):
-            frame.attach_body(scene.body(body), "", "")
+        # the whole scene spec at once (its bodies are scene_static and cube): attaching its bodies one by one
+        # fails on MuJoCo 3.12 (Newton's pin, the Isaac Lab 3.0 venv) with "incompatible id in material array"
+        robot.attach(scene, frame=frame, prefix="")
     # "Is the cube touching each jaw?" computed by MuJoCo itself (contact sensors), not by a Python loop over
     # contacts in every step: the grasp test of the reward reads two numbers.
     for jaw in ("gripper", "moving_jaw_so101_v1"):
@@ -130,9 +145,7 @@ def build_spec(render_preset: str = "fast", camera_sizes: dict[str, tuple[int, i
     if camera_sizes:
         robot.visual.global_.offwidth = max(640, max(w for _, w in camera_sizes.values()))
         robot.visual.global_.offheight = max(480, max(h for h, _ in camera_sizes.values()))
-    from so101_sim.mujoco.rendering import apply_render_preset
-
-    apply_render_preset(robot, render_preset)
+    apply_render_preset(robot, render_preset, asset_dir=menagerie_dir() / (robot.meshdir or ""))
     return robot
 
 

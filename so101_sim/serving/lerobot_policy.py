@@ -10,12 +10,12 @@ builds a policy for an env).
 Inference: the frame is built by :func:`so101_sim.adapters.lerobot_policy_frame` (the same frame
 ``lerobot-eval`` gives a policy), then pre-processor -> ``predict_action_chunk`` -> post-processor. Policies
 with ``n_obs_steps > 1`` (diffusion) or without ``predict_action_chunk`` go through ``select_action`` instead,
-one action per call, keeping their observation history in the server (meaningful with one client per server).
+one action per call, keeping their observation history in the server: such a policy is ``stateful`` and the
+server lets one client at a time use it (see :mod:`so101_sim.serving.server`).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -23,24 +23,31 @@ from typing import Any
 import numpy as np
 
 from so101_sim.adapters import lerobot_policy_frame
+from so101_sim.plugin_errors import loud_import_failure
 from so101_sim.serving.mapping import ProtocolMapping
 from so101_sim.serving.server import PolicyFeatures
 
-log = logging.getLogger(__name__)
-
 
 def _import_project_policies() -> None:
-    """Register this project's LeRobot policy types (``so101_scripted``, ``smolvla_tactile``) when present."""
-    try:
+    """Register this project's LeRobot policy types (``so101_scripted``, ``flow_mlp``, and the installed plugins'
+    such as ``smolvla_tactile``). A failure is logged at ERROR with its cause and raised, as the plugins do: a
+    broken install must not look like "unknown policy type"."""
+    with loud_import_failure(
+        __name__,
+        "so101_sim.lerobot",
+        "--policy.type=so101_scripted/flow_mlp are NOT registered for serving",
+        "Reinstall so101-sim with its LeRobot extra (pip install 'so101-sim[lerobot]')",
+    ):
         import so101_sim.lerobot  # noqa: F401
-    except ImportError as e:
-        log.debug("so101_sim.lerobot not importable (%s); only stock LeRobot policy types are available", e)
-    try:
+    with loud_import_failure(
+        __name__,
+        "the third-party LeRobot plugins",
+        "plugin policy types (lerobot_policy_*) are NOT registered for serving",
+        "Check the LeRobot install",
+    ):
         from lerobot.utils.import_utils import register_third_party_plugins
 
         register_third_party_plugins()
-    except Exception as e:  # noqa: BLE001 - plugin import problems must not stop serving a stock policy
-        log.debug("third-party LeRobot plugins not loaded: %s", e)
 
 
 class LeRobotChunkPolicy:
@@ -112,6 +119,11 @@ class LeRobotChunkPolicy:
             policy = make_policy(cfg, env_cfg=_so101_env_config(cameras, image_size))
         pre, post = make_pre_post_processors(policy.config, dataset_stats=None)
         return cls(policy, pre, post)
+
+    @property
+    def stateful(self) -> bool:
+        """True when inference keeps an observation history between calls (``select_action``)."""
+        return not self.uses_chunks
 
     # --- ChunkPolicy ------------------------------------------------------------------------------------------
     def features(self) -> PolicyFeatures:

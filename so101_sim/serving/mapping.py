@@ -2,14 +2,16 @@
 
 One mapping file (YAML or JSON) serves both sides, so a client and a server configured with the same file agree::
 
-    format: nested            # what the client sends: nested (GR00T N1.6) or flat (GR00T N1.5 / sim wrapper)
-    envelope: auto            # get_action data: "observation" ({"observation": obs, "options": ...}, N1.6),
-                              # "bare" (data is the observation, N1.5); auto = observation for nested, bare for flat
-    language_key: null        # nested: language[<key>]; flat: <key>. null = "task" (nested) or
-                              # "annotation.human.task_description" (flat)
+    format: auto              # what the client sends: nested (GR00T N1.6 Gr00tPolicy), flat (GR00T N1.5, and
+                              # N1.6 servers wrapped for simulation); auto = flat for N1.5, nested for N1.6
+                              # (switching once to flat when an N1.6 server asks for 'video.<cam>' keys)
+    envelope: auto            # get_action data: "observation" ({"observation": obs, "options": ...}, N1.6/N1.7),
+                              # "bare" (data is the observation, N1.5); auto = by the server's generation
+    language_key: null        # nested: language[<key>]; flat: <key>. null = the server's declared key (client),
+                              # "annotation.human.task_description" (server, as GR00T's SO-100 configs)
     video:                    # protocol camera -> env/LeRobot camera (pixels[<cam>], observation.images.<cam>)
-      front: front
-      wrist: wrist
+      front: camera1          # client default: GR00T camera names by CAMERA_ALIASES (front -> camera1, the
+      wrist: camera2          # camera above the workspace; wrist -> camera2), or an env camera of the same name
     state:                    # protocol state key -> dims; concatenated in this order = observation.state
       single_arm: 5
       gripper: 1
@@ -20,8 +22,9 @@ One mapping file (YAML or JSON) serves both sides, so a client and a server conf
                               # cube pose a scripted policy needs: {environment_state: 13}); flattened per sample
     action_horizon: null      # server: truncate chunks to this many steps (null = the policy's full chunk)
 
-Leaving ``video``/``state``/``action`` out derives them from the policy (server) or the env (client); a 6-dim
-SO-101 vector is split as GR00T's SO-100 config does (``single_arm`` 5 + ``gripper`` 1).
+Leaving ``video``/``state``/``action`` out derives them from the policy (server) or from the server's modality
+config and the env (client); a 6-dim SO-101 vector is split as GR00T's SO-100 config does (``single_arm`` 5 +
+``gripper`` 1).
 """
 
 from __future__ import annotations
@@ -33,15 +36,46 @@ from typing import Any
 
 import numpy as np
 
-from so101_sim.serving.wire import ProtocolError
+from so101_sim.cameras import CAMERAS, RECORDED_CAMERA_NAMES
 
-FORMATS = ("nested", "flat")
+FORMATS = ("auto", "nested", "flat")
 ENVELOPES = ("auto", "observation", "bare")
+PROTOCOLS = ("n1.5", "n1.6")  # N1.6 covers N1.7: same server_client.py
 IMAGE_PREFIX = "observation.images."
 FLAT_LANGUAGE_KEY = "annotation.human.task_description"
-NESTED_LANGUAGE_KEY = "task"
-# Language keys GR00T-speaking peers are known to use in the flat layout, tried in this order by the server.
-FLAT_LANGUAGE_CANDIDATES = (FLAT_LANGUAGE_KEY, "task", "annotation.human.coarse_action")
+# Language keys GR00T-speaking peers are known to use (SO-100 configs, LIBERO/Simpler configs, the sim wrapper's
+# legacy key, the seed's nested "task"); the server reads the first one present, after its declared key.
+LANGUAGE_KEYS = (
+    FLAT_LANGUAGE_KEY,
+    "task",
+    "annotation.human.action.task_description",
+    "annotation.human.coarse_action",
+)
+# GR00T camera names (SO-100/SO-101 modality configs, the seed's workflow) -> this project's scene cameras, by role:
+# the front camera looks at the workspace from above (camera1), the wrist camera is camera2, the side camera camera3.
+_BY_ROLE = {role: cam for cam, role in RECORDED_CAMERA_NAMES.items()}  # front -> camera1, wrist -> camera2
+CAMERA_ALIASES = {
+    **{alias: _BY_ROLE["front"] for alias in ("front", "top", "webcam", "room", "scene", "scene_camera")},
+    **{alias: _BY_ROLE["wrist"] for alias in ("wrist", "wrist_cam", "wrist_camera")},
+    "side": CAMERAS[2],
+}
+# A state/action key that carries the whole joint vector (the seed's workflow sends {"joint_positions": (B, T, 6)}).
+WHOLE_VECTOR_KEYS = ("joint_positions",)
+
+
+def resolve_camera(proto: str, available: list[str] | tuple[str, ...], overrides: dict[str, str] | None = None) -> str:
+    """The env camera for a protocol camera: an explicit override, an env camera of that very name, else the
+    GR00T alias (``front`` -> ``camera1``, ``wrist`` -> ``camera2``); raises ``KeyError`` naming the fix."""
+    if overrides and proto in overrides:
+        return overrides[proto].removeprefix(IMAGE_PREFIX)
+    if proto in available:
+        return proto
+    if proto in CAMERA_ALIASES and (not available or CAMERA_ALIASES[proto] in available):
+        return CAMERA_ALIASES[proto]
+    raise KeyError(
+        f"the policy's camera {proto!r} is not a camera of the scene {sorted(available)} and has no default; "
+        f"map it with --camera-map {proto}=<camera> (or 'video: {{{proto}: <camera>}}' in a mapping file)"
+    )
 
 
 def split_vector_keys(dim: int, name: str = "state") -> dict[str, int]:
@@ -51,7 +85,7 @@ def split_vector_keys(dim: int, name: str = "state") -> dict[str, int]:
 
 @dataclass
 class ProtocolMapping:
-    format: str = "nested"
+    format: str = "auto"
     envelope: str = "auto"
     language_key: str | None = None
     video: dict[str, str] | None = None
@@ -88,17 +122,20 @@ class ProtocolMapping:
             raise ValueError(f"{where}: 'action_horizon' must be a positive integer or null")
 
     # --- derived settings -------------------------------------------------------------------------------------
-    @property
-    def resolved_envelope(self) -> str:
+    def resolved_envelope(self, protocol: str = "n1.6") -> str:
+        """The get_action envelope: as set, else by generation (N1.6/N1.7 servers unpack ``**data``)."""
         if self.envelope != "auto":
             return self.envelope
-        return "observation" if self.format == "nested" else "bare"
+        return "bare" if protocol == "n1.5" else "observation"
+
+    def resolved_format(self, protocol: str = "n1.6") -> str:
+        if self.format != "auto":
+            return self.format
+        return "flat" if protocol == "n1.5" else "nested"
 
     @property
     def resolved_language_key(self) -> str:
-        if self.language_key:
-            return self.language_key
-        return NESTED_LANGUAGE_KEY if self.format == "nested" else FLAT_LANGUAGE_KEY
+        return self.language_key or FLAT_LANGUAGE_KEY
 
     def with_defaults(
         self,
@@ -158,9 +195,6 @@ class ProtocolMapping:
             data = yaml.safe_load(text)
         return cls.from_dict(data or {}, source=str(path))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"}
-
 
 # ----------------------------------------------------------------------------------------------------------------
 # Vectors <-> protocol keys
@@ -179,14 +213,3 @@ def split_vector(vector: np.ndarray, split: dict[str, int], what: str = "vector"
         out[key] = vector[..., start : start + dim]
         start += dim
     return out
-
-
-def join_vector(parts: dict[str, np.ndarray], split: dict[str, int], what: str = "action") -> np.ndarray:
-    """{key: (..., d_key)} -> (..., D), in the order of ``split``; names every missing key or wrong width."""
-    missing = [k for k in split if k not in parts]
-    if missing:
-        raise ProtocolError(f"{what} is missing key(s) {missing}; got {sorted(parts)}, expected {list(split)}")
-    bad = {k: tuple(np.shape(parts[k])) for k, d in split.items() if np.shape(parts[k])[-1:] != (d,)}
-    if bad:
-        raise ProtocolError(f"{what} key(s) have the wrong last dimension: got {bad}, expected {split}")
-    return np.concatenate([np.asarray(parts[k]) for k in split], axis=-1)

@@ -2,18 +2,18 @@
 
 Two observation layouts exist (see ``docs/serving.md``):
 
-nested (GR00T N1.6 ``Gr00tPolicy``)
+nested (GR00T N1.6/N1.7 ``Gr00tPolicy``)
     ``{"video": {cam: uint8 (B, T, H, W, 3)}, "state": {key: float32 (B, T, D)},
-    "language": {"task": [[text]] * B}}``; actions come back as ``{key: float32 (B, T_action, D)}``.
-flat (GR00T N1.5 service, N1.6 sim wrapper)
+    "language": {key: [[text]] * B}}``; actions come back as ``{key: float32 (B, T_action, D)}``.
+flat (GR00T N1.5 policies, N1.6 ``Gr00tSimPolicyWrapper``)
     ``{"video.<cam>": ..., "state.<key>": ..., "annotation.human.task_description": [text] * B}``; actions come
-    back as ``{"action.<key>": ...}``. N1.5 clients often leave out the batch axis (``(T, H, W, 3)``,
-    ``(T, D)``); the server then answers without it too (``(T_action, D)``).
+    back as ``{"action.<key>": ...}``. N1.5 SO-100 clients leave out the batch axis (``(T, H, W, 3)``,
+    ``(T, D)``) and send float64 state; the server then answers without it too (``(T_action, D)``).
 
 And two envelopes for ``get_action``'s ``data``: ``{"observation": obs, "options": ...}`` answered with
-``[actions, info]`` (N1.6 ``PolicyClient``), or the observation itself answered with the action map (N1.5).
-The server detects layout, envelope and batching per request and answers in kind; the client picks them from
-its :class:`~so101_sim.serving.mapping.ProtocolMapping`.
+``[actions, info]`` (every N1.6/N1.7 server unpacks ``**data``, so the sim wrapper's flat layout travels in it
+too), or the observation itself answered with the action map (N1.5). The server detects layout, envelope and
+batching per request and answers in kind; the client picks them from the server's generation.
 """
 
 from __future__ import annotations
@@ -23,7 +23,13 @@ from typing import Any
 
 import numpy as np
 
-from so101_sim.serving.mapping import FLAT_LANGUAGE_CANDIDATES, ProtocolMapping, split_vector, split_vector_keys
+from so101_sim.serving.mapping import (
+    CAMERA_ALIASES,
+    LANGUAGE_KEYS,
+    WHOLE_VECTOR_KEYS,
+    ProtocolMapping,
+    split_vector,
+)
 from so101_sim.serving.wire import ProtocolError
 
 
@@ -47,6 +53,16 @@ class ReplyStyle:
     format: str  # "nested" | "flat"
     envelope: str  # "observation" | "bare"
     batched: bool
+    whole_vector_key: str | None = None  # state came as one key (e.g. joint_positions): answer the action so too
+
+
+@dataclass(frozen=True)
+class RequestLayout:
+    """How a client lays out ``get_action``'s data for one server."""
+
+    format: str = "nested"  # "nested" | "flat"
+    envelope: str = "observation"  # "observation" | "bare"
+    language_key: str = "annotation.human.task_description"
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -54,35 +70,32 @@ class ReplyStyle:
 # ----------------------------------------------------------------------------------------------------------------
 
 
-def _as_batched_video(name: str, img: np.ndarray) -> np.ndarray:
-    img = np.asarray(img)
-    if img.ndim == 4:  # (B, H, W, 3): add the time axis
-        img = img[:, None]
-    if img.ndim != 5 or img.shape[-1] != 3 or img.dtype != np.uint8:
+def _with_time_axis(name: str, arr: np.ndarray, image: bool) -> np.ndarray:
+    arr = np.asarray(arr)
+    if arr.ndim == (4 if image else 2):  # (B, H, W, 3) / (B, D): one frame
+        arr = arr[:, None]
+    if image and (arr.ndim != 5 or arr.shape[-1] != 3 or arr.dtype != np.uint8):
         raise ValueError(
-            f"camera {name!r}: expected uint8 (B, H, W, 3) or (B, T, H, W, 3), got {img.dtype} {img.shape}"
+            f"camera {name!r}: expected uint8 (B, H, W, 3) or (B, T, H, W, 3), got {arr.dtype} {arr.shape}"
         )
-    return np.ascontiguousarray(img)
+    if not image and arr.ndim != 3:
+        raise ValueError(f"state {name!r}: expected (B, D) or (B, T, D), got {arr.shape}")
+    return np.ascontiguousarray(arr if image else arr.astype(np.float32, copy=False))
 
 
 def encode_observation(
     video: dict[str, np.ndarray],
-    state: np.ndarray | dict[str, np.ndarray],
+    state: dict[str, np.ndarray],
     task: str | list[str],
-    mapping: ProtocolMapping,
+    layout: RequestLayout,
 ) -> dict[str, Any]:
-    """Env-side arrays -> ``get_action``'s ``data`` in the mapping's layout and envelope.
+    """Protocol-keyed arrays -> ``get_action``'s ``data`` in the given layout and envelope.
 
-    ``video`` is keyed by protocol camera, (B, H, W, 3) or (B, T, H, W, 3) uint8. ``state`` is either the full
-    (B, D)/(B, T, D) vector, split by ``mapping.state``, or already a map of protocol keys.
+    ``video``: protocol camera -> uint8 (B, H, W, 3) or (B, T, H, W, 3); ``state``: protocol key -> (B, D) or
+    (B, T, D), sent as float32 (GR00T N1.6 refuses anything else).
     """
-    vid = {cam: _as_batched_video(cam, img) for cam, img in video.items()}
-    if isinstance(state, dict):
-        parts = {k: np.asarray(v, dtype=np.float32) for k, v in state.items()}
-    else:
-        vec = np.asarray(state, dtype=np.float32)
-        parts = split_vector(vec, mapping.state or split_vector_keys(vec.shape[-1]), "state")
-    parts = {k: np.ascontiguousarray(v[:, None] if v.ndim == 2 else v) for k, v in parts.items()}
+    vid = {cam: _with_time_axis(cam, img, True) for cam, img in video.items()}
+    parts = {k: _with_time_axis(k, v, False) for k, v in state.items()}
     sizes = {k: v.shape[0] for k, v in {**vid, **parts}.items()}
     if not sizes:
         raise ValueError("an observation needs at least one camera or state key")
@@ -92,14 +105,13 @@ def encode_observation(
     texts = [task] * batch if isinstance(task, str) else [str(t) for t in task]
     if len(texts) != batch:
         raise ValueError(f"got {len(texts)} instructions for a batch of {batch}")
-    lang_key = mapping.resolved_language_key
-    if mapping.format == "nested":
-        obs: dict[str, Any] = {"video": vid, "state": parts, "language": {lang_key: [[t] for t in texts]}}
+    if layout.format == "nested":
+        obs: dict[str, Any] = {"video": vid, "state": parts, "language": {layout.language_key: [[t] for t in texts]}}
     else:
         obs = {f"video.{k}": v for k, v in vid.items()}
         obs.update({f"state.{k}": v for k, v in parts.items()})
-        obs[lang_key] = texts
-    if mapping.resolved_envelope == "observation":
+        obs[layout.language_key] = texts
+    if layout.envelope == "observation":
         return {"observation": obs, "options": None}
     return obs
 
@@ -134,27 +146,31 @@ def decode_actions(reply: Any) -> dict[str, np.ndarray]:
 
 
 def _find_task(obs: dict[str, Any], nested: bool, key: str) -> Any:
+    """The instruction under the declared key or any known GR00T language key; an error when there is none."""
+    candidates = (key, *[k for k in LANGUAGE_KEYS if k != key])
     if nested:
-        lang = obs.get("language", {})
+        lang = obs.get("language")
+        if lang is None:
+            lang = {}
         if not isinstance(lang, dict):
             raise ProtocolError(f"'language' must be a map like {{{key!r}: [[text]] * B}}, got {type(lang).__name__}")
-        if key in lang:
-            return lang[key]
-        if len(lang) == 1:  # a peer using another language key name (e.g. annotation.human.task_description)
-            return next(iter(lang.values()))
-        if not lang:
-            return None
-        raise ProtocolError(f"'language' has keys {sorted(lang)} but not {key!r}")
-    for k in (key, *FLAT_LANGUAGE_CANDIDATES):
+        for k in candidates:
+            if k in lang:
+                return lang[k]
+        raise ProtocolError(
+            f"the observation has no instruction: expected language[{key!r}] = [[text]] * B (also read: "
+            f"{list(candidates[1:])}); got language keys {sorted(map(str, lang))}"
+        )
+    for k in candidates:
         if k in obs:
             return obs[k]
-    others = [k for k in obs if k.startswith("annotation.")]
-    return obs[others[0]] if others else None
+    raise ProtocolError(
+        f"the observation has no instruction: expected {key!r} = [text] * B (also read: {list(candidates[1:])}); "
+        f"got keys {sorted(map(str, obs))}"
+    )
 
 
 def _task_list(raw: Any, batch: int) -> list[str]:
-    if raw is None:
-        return [""] * batch
     if isinstance(raw, (str, bytes)):
         raw = [raw]
     if not isinstance(raw, (list, tuple)):
@@ -177,6 +193,12 @@ def _task_list(raw: Any, batch: int) -> list[str]:
     return texts
 
 
+def _camera_names(proto: str, env_camera: str) -> list[str]:
+    """Names a request may use for one served camera: its protocol name, the env camera, GR00T's aliases of it."""
+    names = [proto, env_camera, *[a for a, target in CAMERA_ALIASES.items() if target == env_camera]]
+    return list(dict.fromkeys(names))
+
+
 def decode_observation(
     data: Any,
     mapping: ProtocolMapping,
@@ -184,7 +206,9 @@ def decode_observation(
 ) -> tuple[ProtocolObservation, ReplyStyle]:
     """Validate ``get_action``'s ``data`` against the mapping; every problem names the key and expected shape.
 
-    ``resolutions`` (protocol camera -> (H, W)) are enforced when given.
+    ``resolutions`` (protocol camera -> (H, W)) are enforced when given. A camera may arrive under its protocol
+    name, its env camera name or a GR00T alias of it (``front``/``scene_camera`` for camera1, ``wrist``/
+    ``wrist_camera`` for camera2); the robot state under its keys or as one ``joint_positions`` key.
     """
     if not isinstance(data, dict):
         raise ProtocolError(f"get_action data must be a map, got {type(data).__name__}")
@@ -205,15 +229,24 @@ def decode_observation(
                 "observation has neither nested 'video'/'state'/'language' maps nor flat 'video.<camera>'/"
                 f"'state.<key>' keys; got keys {sorted(map(str, obs))}"
             )
-    prefix_v, prefix_s = ("video", "state") if nested else ("video.", "state.")
 
     def name(kind: str, key: str) -> str:
         return f"{kind}[{key!r}]" if nested else f"'{kind}.{key}'"
 
     cams = list(mapping.video or {})
+    sources: dict[str, str] = {}  # protocol camera -> the key it arrived under
+    for cam in cams:
+        env_cam = ProtocolMapping.env_camera((mapping.video or {})[cam])
+        found = next((n for n in _camera_names(cam, env_cam) if n in video_in), None)
+        if found is not None:
+            sources[cam] = found
+    robot_split = dict(mapping.state or {})
     state_split = mapping.all_state_keys
-    missing = [name("video", c) for c in cams if c not in video_in]
-    missing += [name("state", k) for k in state_split if k not in state_in]
+    whole_key = None
+    if robot_split and not all(k in state_in for k in robot_split):
+        whole_key = next((k for k in WHOLE_VECTOR_KEYS if k in state_in), None)
+    missing = [name("video", c) for c in cams if c not in sources]
+    missing += [name("state", k) for k in state_split if k not in state_in and not (whole_key and k in robot_split)]
     if missing:
         raise ProtocolError(
             f"observation is missing {missing}; it has video {sorted(video_in)} and state {sorted(state_in)} "
@@ -221,11 +254,20 @@ def decode_observation(
         )
 
     batched: bool | None = None
-    batch: int | None = None
+
+    def check_batching(label: str, arr: np.ndarray, full_ndim: int) -> np.ndarray:
+        nonlocal batched
+        this_batched = arr.ndim == full_ndim
+        if batched is None:
+            batched = this_batched
+        elif batched != this_batched:
+            raise ProtocolError(f"{label} has shape {arr.shape}: mixing batched and unbatched arrays")
+        return arr if this_batched else arr[None]
+
     video: dict[str, np.ndarray] = {}
     for cam in cams:
-        arr = video_in[cam]
-        label = name(prefix_v.rstrip("."), cam)
+        arr = video_in[sources[cam]]
+        label = name("video", sources[cam])
         if not isinstance(arr, np.ndarray):
             raise ProtocolError(f"{label} must be an ndarray, got {type(arr).__name__}")
         if arr.dtype != np.uint8:
@@ -234,45 +276,46 @@ def decode_observation(
         want = f"(B, T, {hw[0]}, {hw[1]}, 3)" if hw else "(B, T, H, W, 3)"
         if arr.ndim not in (4, 5) or arr.shape[-1] != 3 or 0 in arr.shape:
             raise ProtocolError(f"{label} must have shape {want} (or without B), got {arr.shape}")
-        this_batched = arr.ndim == 5
-        if batched is None:
-            batched = this_batched
-        elif batched != this_batched:
-            raise ProtocolError(f"{label} has shape {arr.shape}: mixing batched and unbatched arrays")
-        arr = arr if this_batched else arr[None]
+        arr = check_batching(label, arr, 5)
         if hw and tuple(arr.shape[2:4]) != tuple(hw):
             raise ProtocolError(f"{label} must have shape {want}, got {arr.shape}")
         video[cam] = arr
-    state: dict[str, np.ndarray] = {}
-    for key, dim in state_split.items():
+
+    def read_state(key: str, dim: int) -> np.ndarray:
         arr = state_in[key]
-        label = name(prefix_s.rstrip("."), key)
+        label = name("state", key)
         if not isinstance(arr, np.ndarray):
             raise ProtocolError(f"{label} must be an ndarray, got {type(arr).__name__}")
         if not np.issubdtype(arr.dtype, np.floating):
             raise ProtocolError(f"{label} must be float32, got {arr.dtype}")
         if arr.ndim not in (2, 3) or arr.shape[-1] != dim or 0 in arr.shape:
             raise ProtocolError(f"{label} must have shape (B, T, {dim}) (or (T, {dim})), got {arr.shape}")
-        this_batched = arr.ndim == 3
-        if batched is None:
-            batched = this_batched
-        elif batched != this_batched:
-            raise ProtocolError(f"{label} has shape {arr.shape}: mixing batched and unbatched arrays")
-        arr = arr if this_batched else arr[None]
+        arr = check_batching(label, arr, 3)
         if not np.all(np.isfinite(arr)):
             raise ProtocolError(f"{label} contains NaN or inf")
-        state[key] = arr.astype(np.float32, copy=False)
+        return arr.astype(np.float32, copy=False)
+
+    state: dict[str, np.ndarray] = {}
+    if whole_key:
+        state.update(split_vector(read_state(whole_key, sum(robot_split.values())), robot_split, "state"))
+    for key, dim in state_split.items():
+        if key not in state:
+            state[key] = read_state(key, dim)
     sizes = {k: v.shape[0] for k, v in {**video, **state}.items()}
     if len(set(sizes.values())) > 1:
         raise ProtocolError(f"arrays disagree on the batch size: {sizes}")
     batch = next(iter(sizes.values()), 1)
     task = _task_list(_find_task(obs, nested, mapping.resolved_language_key), batch)
-    style = ReplyStyle("nested" if nested else "flat", envelope, bool(batched) if batched is not None else True)
+    style = ReplyStyle(
+        "nested" if nested else "flat", envelope, bool(batched) if batched is not None else True, whole_key
+    )
     return ProtocolObservation(video, state, task), style
 
 
 def encode_actions(chunks: dict[str, np.ndarray], style: ReplyStyle) -> Any:
     """{key: (B, T, D)} -> the reply matching the request's layout, batching and envelope."""
+    if style.whole_vector_key:  # the request sent the state as one vector: the action goes back as one too
+        chunks = {style.whole_vector_key: np.concatenate(list(chunks.values()), axis=-1)}
     out = {}
     for key, arr in chunks.items():
         arr = np.ascontiguousarray(arr, dtype=np.float32)

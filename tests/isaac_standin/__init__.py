@@ -470,6 +470,9 @@ class ManagerBasedRLEnv(gym.Env):
         self._rewards = _items(cfg.rewards)
         self._events = _items(cfg.events)
         self.obs_buf: dict = {}
+        # Isaac Lab's env sets its gym spaces (_configure_gym_env_spaces); wrappers read them
+        self.observation_space = gym.spaces.Dict({})
+        self.action_space = gym.spaces.Box(-np.inf, np.inf, shape=(self.num_envs, self.action_manager.total_action_dim))
         self._log: list[tuple[int, int, bool, bool]] = []  # (world, episode step, success, time out) per done
         self._closed = False
         for _, term in self._events:

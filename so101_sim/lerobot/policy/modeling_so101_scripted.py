@@ -13,12 +13,18 @@ from so101_sim.mujoco.expert import ScriptedExpert
 from so101_sim.tasks import TASKS
 
 
-def task_from_instruction(text: str, default: str = "Lift-v0") -> str:
-    """The task whose default instruction is ``text`` (first match), else ``default``."""
+def task_from_instruction(text: str) -> str:
+    """The task whose default instruction is ``text`` (first match). Anything else is an error, not Lift: running
+    the wrong script would score 0% with no hint why (e.g. ``--env.instruction="Grab the block"`` on PickPlace)."""
     for name, spec in TASKS.items():
         if text.strip() == spec.instruction:
             return name
-    return default
+    known = "; ".join(f"{name}: {spec.instruction!r}" for name, spec in TASKS.items())
+    raise ValueError(
+        f"so101_scripted (--policy.task=auto) cannot tell which task the instruction {text!r} asks for; it knows "
+        f"only the default instructions ({known}). Name the script: --policy.task=Lift-v0, Reach-v0 or "
+        "PickPlace-v0."
+    )
 
 
 class SO101ScriptedPolicy(PreTrainedPolicy):
@@ -69,7 +75,12 @@ class SO101ScriptedPolicy(PreTrainedPolicy):
         env_state = batch["observation.environment_state"].detach().cpu().double().numpy()
         b = state.shape[0]
         if self.config.task == "auto":
-            texts = batch.get("task") or [""] * b
+            texts = batch.get("task")
+            if texts is None:
+                raise KeyError(
+                    "so101_scripted (--policy.task=auto) reads the task from the instruction, but the batch has no "
+                    "'task' (the env sent none); name the script: --policy.task=Lift-v0, Reach-v0 or PickPlace-v0"
+                )
             if isinstance(texts, str):
                 texts = [texts] * b
             tasks = [task_from_instruction(t) for t in texts]
