@@ -21,16 +21,14 @@ def policy_type(path: str | Path) -> str:
 
 
 def load_adapter(path: str | Path, **kwargs: Any) -> FlowPolicyAdapter:
-    """Build the adapter for the checkpoint at ``path`` (``flow_mlp``; ``smolvla``/``smolvla_tactile`` where available)."""
+    """Build the adapter for the checkpoint at ``path`` (``flow_mlp``, ``smolvla``, ``smolvla_tactile``)."""
     kind = policy_type(path)
     if kind == "flow_mlp":
         from so101_sim.rl.adapters.flow_mlp import FlowMLPAdapter
 
         return FlowMLPAdapter.from_pretrained(path, **kwargs)
     if kind in ("smolvla", "smolvla_tactile"):
-        try:
-            from so101_sim.rl.adapters.smolvla import SmolVLAAdapter
-        except ImportError as exc:
-            raise ValueError(f"{path}: no SmolVLA adapter is installed in this build ({exc})") from exc
+        from so101_sim.rl.adapters.smolvla import SmolVLAAdapter  # an import failure is a real bug: let it show
+
         return SmolVLAAdapter.from_pretrained(path, **kwargs)
     raise ValueError(f"{path}: policy type {kind!r} has no RL adapter; supported: flow_mlp, smolvla, smolvla_tactile")
